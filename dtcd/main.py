@@ -1,0 +1,87 @@
+"""The ``dtcd`` command: LightningCLI verbs plus dtcd's own (``synth``).
+
+``dtcd fit|validate|test|predict --config FILE`` are LightningCLI subcommands in subclass mode, so a
+YAML file names its model and data by ``class_path``. Extra verbs are plain ``argparse`` programs
+dispatched before LightningCLI sees the arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import DefaultHelpFormatter
+from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.cli import ArgsType, LightningCLI
+
+import dtcd
+
+
+def _synth(argv: Sequence[str]) -> None:
+    """``dtcd synth``: write the SynthEO datasets to disk."""
+    from dtcd.data.synthetic import PRESETS, generate
+
+    parser = argparse.ArgumentParser(
+        prog='dtcd synth',
+        description='Generate SynthEO, offline synthetic Sentinel-2 data in real dataset layouts.',
+    )
+    parser.add_argument('--out', type=Path, required=True, help='output directory')
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='tiny')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(list(argv))
+    summary = generate(args.out, preset=args.preset, seed=args.seed)
+    print(summary.format())
+
+
+EXTRA_VERBS: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
+    'synth': (_synth, 'Generate SynthEO synthetic Sentinel-2 datasets (no download).'),
+}
+
+
+class _KeepEpilogLines(DefaultHelpFormatter):
+    """Help formatter that keeps the epilog's line breaks (one extra verb per line)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return ''.join(indent + line for line in text.splitlines(keepends=True))
+
+
+def _epilog() -> str:
+    lines = [f'  {verb:<10}{help_}' for verb, (_, help_) in EXTRA_VERBS.items()]
+    return 'dtcd verbs besides the Lightning ones above:\n' + '\n'.join(lines)
+
+
+def main(args: ArgsType = None) -> Any:
+    """Command-line entry point (console script ``dtcd``).
+
+    Args:
+        args: Arguments to parse instead of ``sys.argv[1:]`` (used by tests and notebooks).
+    """
+    argv = list(sys.argv[1:] if args is None else args)  # type: ignore[arg-type]
+    if argv and argv[0] in EXTRA_VERBS:
+        return EXTRA_VERBS[argv[0]][0](argv[1:])
+    if argv and argv[0] in ('--version', '-V'):
+        print(f'dtcd {dtcd.__version__}')
+        return None
+    _import_registries()
+    return LightningCLI(
+        model_class=LightningModule,
+        datamodule_class=LightningDataModule,
+        seed_everything_default=0,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={'overwrite': True},
+        parser_kwargs={'epilog': _epilog(), 'formatter_class': _KeepEpilogLines},
+        args=argv,
+    )
+
+
+def _import_registries() -> None:
+    """Import dtcd's modules so YAML can name their classes by bare name."""
+    import dtcd.data  # noqa: F401
+
+
+if __name__ == '__main__':
+    main()
