@@ -67,7 +67,7 @@ def test_reindex_works_on_change_pairs_and_identity() -> None:
 
 def test_missing_band_error_names_every_missing_band() -> None:
     with pytest.raises(MissingBandError, match=r"\['B11', 'B12'\]"):
-        band_indices(RGB + ('B08',), ('B08', 'B11', 'B12'))
+        band_indices((*RGB, 'B08'), ('B08', 'B11', 'B12'))
     with pytest.raises(MissingBandError, match='B10'):
         reindex(torch.zeros(12, 2, 2), S2_L2A_12, S2_L1C_13)
 

@@ -25,13 +25,14 @@ def cross_view_cosine(teacher: Tensor, student: Tensor) -> Tensor:
         cosine, divided by ``T·V − T`` (``2V − 2`` for two global views).
     """
     num_teacher, num_student = teacher.shape[0], student.shape[0]
-    similarity = torch.einsum(
-        'tbd,vbd->tv', F.normalize(teacher, dim=-1), F.normalize(student, dim=-1)
-    ) / teacher.shape[1]
+    similarity = (
+        torch.einsum('tbd,vbd->tv', F.normalize(teacher, dim=-1), F.normalize(student, dim=-1))
+        / teacher.shape[1]
+    )
     same_view = torch.eye(num_teacher, num_student, dtype=torch.bool, device=similarity.device)
     pairs = num_teacher * num_student - num_teacher
     if pairs == 0:
-        raise ValueError('Cross-view cosine needs at least one student view besides the teacher views.')
+        raise ValueError('Cross-view cosine needs a student view besides the teacher views.')
     return similarity.masked_fill(same_view, 0).sum() / pairs
 
 

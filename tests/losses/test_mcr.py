@@ -9,22 +9,22 @@ import torch.nn.functional as F
 from dtcd.losses import MCRLoss, coding_rate
 
 
-def reference_mcr(student: torch.Tensor, teacher: torch.Tensor, eps: float, coeff: float, world: int = 1):
+def reference_mcr(student: torch.Tensor, teacher: torch.Tensor, eps: float, coeff: float):
     num_views, batch, dim = student.shape
     total = 0.0
     for u in range(2):
         for v in range(num_views):
             if u == v:
                 continue
-            cosines = [F.cosine_similarity(teacher[u, b], student[v, b], dim=0) for b in range(batch)]
-            total = total + sum(cosines) / batch
+            pair = [F.cosine_similarity(teacher[u, b], student[v, b], dim=0) for b in range(batch)]
+            total = total + sum(pair) / batch
     compression = total / (2 * num_views - 2)
     rates = []
     for u in range(2):
         z = (student[u] + teacher[u]) / 2
-        matrix = torch.eye(dim, dtype=z.dtype) + dim / (batch * world * eps) * z.T @ z
+        matrix = torch.eye(dim, dtype=z.dtype) + dim / (batch * eps) * z.T @ z
         rates.append(0.5 * torch.logdet(matrix))
-    expansion = (dim + world * batch) / (dim * world * batch) * 0.5 * (rates[0] + rates[1])
+    expansion = (dim + batch) / (dim * batch) * 0.5 * (rates[0] + rates[1])
     return -coeff * compression - expansion, compression, expansion
 
 
