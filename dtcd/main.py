@@ -11,8 +11,6 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
 from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import ArgsType, LightningCLI
@@ -36,8 +34,27 @@ def _synth(argv: Sequence[str]) -> None:
     print(summary.format())
 
 
+def _export(argv: Sequence[str]) -> None:
+    """``dtcd export``: write a checkpoint's student backbone as a standalone safetensors file."""
+    from dtcd.models.checkpoints import export_backbone
+
+    parser = argparse.ArgumentParser(
+        prog='dtcd export',
+        description='Export the student (Swin body + stems) of a dtcd checkpoint or of the DEO '
+        "authors' weights to safetensors, with its architecture and band lists as metadata.",
+    )
+    parser.add_argument('checkpoint', type=Path, help='dtcd Lightning checkpoint or DEO weights')
+    parser.add_argument('out', type=Path, help='output .safetensors file')
+    parser.add_argument(
+        '--prefix', default='student.', help='key prefix of the student in the checkpoint'
+    )
+    args = parser.parse_args(list(argv))
+    print(f'wrote {export_backbone(args.checkpoint, args.out, prefix=args.prefix)}')
+
+
 EXTRA_VERBS: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     'synth': (_synth, 'Generate SynthEO synthetic Sentinel-2 datasets (no download).'),
+    'export': (_export, "Export a checkpoint's student backbone to .safetensors."),
 }
 
 
@@ -53,7 +70,7 @@ def _epilog() -> str:
     return 'dtcd verbs besides the Lightning ones above:\n' + '\n'.join(lines)
 
 
-def main(args: ArgsType = None) -> Any:
+def main(args: ArgsType = None) -> None:
     """Command-line entry point (console script ``dtcd``).
 
     Args:
@@ -61,12 +78,13 @@ def main(args: ArgsType = None) -> Any:
     """
     argv = list(sys.argv[1:] if args is None else args)  # type: ignore[arg-type]
     if argv and argv[0] in EXTRA_VERBS:
-        return EXTRA_VERBS[argv[0]][0](argv[1:])
+        EXTRA_VERBS[argv[0]][0](argv[1:])
+        return
     if argv and argv[0] in ('--version', '-V'):
         print(f'dtcd {dtcd.__version__}')
-        return None
+        return
     _import_registries()
-    return LightningCLI(
+    LightningCLI(
         model_class=LightningModule,
         datamodule_class=LightningDataModule,
         seed_everything_default=0,
@@ -74,13 +92,17 @@ def main(args: ArgsType = None) -> Any:
         subclass_mode_data=True,
         save_config_kwargs={'overwrite': True},
         parser_kwargs={'epilog': _epilog(), 'formatter_class': _KeepEpilogLines},
-        args=argv,
+        args=args,
     )
 
 
 def _import_registries() -> None:
     """Import dtcd's modules so YAML can name their classes by bare name."""
-    import dtcd.data  # noqa: F401
+    import dtcd.augment  # noqa: F401
+    import dtcd.data.datamodules  # noqa: F401
+    import dtcd.distill  # noqa: F401
+    import dtcd.models  # noqa: F401
+    import dtcd.pretrain  # noqa: F401
 
 
 if __name__ == '__main__':

@@ -193,7 +193,15 @@ class MultiCrop(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> MultiCropViews:
-        """Crop and augment ``images`` ``[B, C, H, W]`` (channels in ``self.bands`` order)."""
+        """Crop and augment ``images`` ``[B, C, H, W]`` (channels in ``self.bands`` order).
+
+        Runs in float32 even under autocast: resampling and photometric ops are cheap next to
+        the networks, and bf16 would quantise the pixel values.
+        """
+        with torch.autocast(device_type=images.device.type, enabled=False):
+            return self._forward(images)
+
+    def _forward(self, images: Tensor) -> MultiCropViews:
         if images.ndim != 4 or images.shape[1] != len(self.bands):
             raise ValueError(
                 f'MultiCrop expects [B, {len(self.bands)}, H, W] with bands {list(self.bands)}, '

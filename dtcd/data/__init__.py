@@ -1,0 +1,26 @@
+"""Data: SynthEO generation and the dataset classes TorchGeo lacks."""
+
+from dtcd.data.datasets import PairedMSRGB, SynthEOSegmentation
+from dtcd.data.synthetic import (
+    EUROSAT_CLASSES,
+    LAND_COVER_CLASSES,
+    MATERIALS,
+    PRESETS,
+    RGB_TWINS,
+    Preset,
+    SynthEOSummary,
+    generate,
+)
+
+__all__ = [
+    'EUROSAT_CLASSES',
+    'LAND_COVER_CLASSES',
+    'MATERIALS',
+    'PRESETS',
+    'RGB_TWINS',
+    'PairedMSRGB',
+    'Preset',
+    'SynthEOSegmentation',
+    'SynthEOSummary',
+    'generate',
+]

@@ -1,0 +1,172 @@
+"""Dataset classes TorchGeo lacks, written in TorchGeo's conventions.
+
+Both read the SynthEO layouts documented in :mod:`dtcd.data.synthetic`; real data converted to the
+same layout loads the same way. Samples are TorchGeo-style dicts of float32 images in the
+requested band order (bands are matched by name, never by position).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import rasterio
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
+
+from dtcd.bands import DEO10, RGB, S2_L1C_13, band_indices, reindex, resolve_bands
+from dtcd.data.synthetic import HR_RGB_FULL_SCALE_DN, LAND_COVER_CLASSES
+
+__all__ = ['PairedMSRGB', 'SynthEOSegmentation']
+
+Transforms = Callable[[dict[str, Tensor]], dict[str, Tensor]]
+
+
+def _read_bands(path: str | Path, fallback: Sequence[str]) -> tuple[Tensor, tuple[str, ...]]:
+    """A GeoTIFF as float32 [C, H, W] and its band names (band descriptions, else ``fallback``)."""
+    with rasterio.open(path) as src:
+        array = src.read().astype(np.float32)
+        names = tuple(src.descriptions)
+    if any(name is None for name in names):
+        names = tuple(fallback)
+    return torch.from_numpy(array), names
+
+
+class SynthEOSegmentation(NonGeoDataset):
+    """Per-pixel land cover: ``root/<split>/images/<id>.tif`` with ``root/<split>/masks/<id>.tif``.
+
+    Images are uint16 Sentinel-2 digital numbers whose band descriptions name the bands; masks are
+    uint8 ids into :attr:`classes`.
+    """
+
+    classes = LAND_COVER_CLASSES
+    all_band_names = S2_L1C_13
+    splits = ('train', 'val', 'test')
+
+    def __init__(
+        self,
+        root: str | Path = 'data',
+        split: str = 'train',
+        bands: Sequence[str] = S2_L1C_13,
+        transforms: Transforms | None = None,
+    ) -> None:
+        """Index one split.
+
+        Args:
+            root: Directory holding the split folders.
+            split: One of ``'train'``, ``'val'``, ``'test'``.
+            bands: Bands to return, in this order.
+            transforms: Applied to each sample dict.
+
+        Raises:
+            DatasetNotFoundError: When ``root/<split>/images`` does not exist.
+            ValueError: For an unknown split or band.
+        """
+        if split not in self.splits:
+            raise ValueError(f'split must be one of {self.splits}, got {split!r}.')
+        self.root = root
+        self.split = split
+        self.bands = resolve_bands(bands)
+        self.transforms = transforms
+        images = Path(root, split, 'images')
+        if not images.is_dir():
+            raise DatasetNotFoundError(self)
+        self.images = sorted(images.glob('*.tif'))
+        self.masks = [Path(root, split, 'masks', p.name) for p in self.images]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        """``{'image': float32 [C, H, W], 'mask': int64 [H, W]}``."""
+        image, names = _read_bands(self.images[index], self.all_band_names)
+        with rasterio.open(self.masks[index]) as src:
+            mask = torch.from_numpy(src.read(1).astype(np.int64))
+        sample = {'image': reindex(image, names, self.bands), 'mask': mask}
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+
+class PairedMSRGB(NonGeoDataset):
+    """Multispectral tiles paired with high-resolution RGB, as DEO pretrains on.
+
+    Layout: ``root/index.csv`` with columns ``id``, ``ms``, ``rgb`` (paths relative to ``root``);
+    ``ms`` is a uint16 GeoTIFF whose band descriptions name its bands, ``rgb`` an 8-bit RGB image
+    at an integer multiple of the MS resolution, or empty where no HR image exists.
+
+    With ``rgb_mode='hr'`` the B04, B03, B02 channels are replaced, as DEO does, by the HR RGB
+    averaged down to the MS grid and scaled to digital numbers (255 ↔
+    :data:`~dtcd.data.synthetic.HR_RGB_FULL_SCALE_DN`); tiles without an HR image keep their own.
+    """
+
+    all_band_names = S2_L1C_13
+
+    def __init__(
+        self,
+        root: str | Path = 'data',
+        bands: Sequence[str] = DEO10,
+        rgb_mode: Literal['hr', 's2'] = 'hr',
+        return_hr: bool = False,
+        transforms: Transforms | None = None,
+    ) -> None:
+        """Read the index.
+
+        Args:
+            root: Directory holding ``index.csv``.
+            bands: Bands to return, in this order.
+            rgb_mode: ``'hr'`` takes B04, B03, B02 from the HR image, ``'s2'`` keeps Sentinel-2's.
+            return_hr: Also return the full HR RGB as ``'rgb_hr'`` (float32 [3, kH, kW], digital
+                numbers); only for tiles that have one.
+            transforms: Applied to each sample dict.
+
+        Raises:
+            DatasetNotFoundError: When ``root/index.csv`` does not exist.
+            ValueError: For an unknown ``rgb_mode`` or band.
+        """
+        if rgb_mode not in ('hr', 's2'):
+            raise ValueError(f"rgb_mode must be 'hr' or 's2', got {rgb_mode!r}.")
+        self.root = root
+        self.bands = resolve_bands(bands)
+        self.rgb_mode = rgb_mode
+        self.return_hr = return_hr
+        self.transforms = transforms
+        index = Path(root, 'index.csv')
+        if not index.is_file():
+            raise DatasetNotFoundError(self)
+        with open(index, newline='') as f:
+            self.rows = list(csv.DictReader(f))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _load_hr(self, relative: str) -> Tensor:
+        """The HR RGB as float32 [3, kH, kW] in Sentinel-2 digital numbers."""
+        with Image.open(os.path.join(self.root, relative)) as img:
+            rgb = np.asarray(img.convert('RGB'), dtype=np.float32)
+        return torch.from_numpy(rgb).permute(2, 0, 1) * (HR_RGB_FULL_SCALE_DN / 255)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """``{'image': float32 [C, H, W]}`` plus ``'rgb_hr'`` when asked for and available."""
+        row = self.rows[index]
+        image, names = _read_bands(os.path.join(self.root, row['ms']), self.all_band_names)
+        sample: dict[str, Any] = {}
+        if row['rgb'] and (self.return_hr or self.rgb_mode == 'hr'):
+            hr = self._load_hr(row['rgb'])
+            if self.rgb_mode == 'hr':
+                low = F.interpolate(hr[None], size=image.shape[-2:], mode='area')[0]
+                image = image.clone()
+                image[band_indices(names, RGB)] = low
+            if self.return_hr:
+                sample['rgb_hr'] = hr
+        sample['image'] = reindex(image, names, self.bands)
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample

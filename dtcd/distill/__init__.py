@@ -1,0 +1,7 @@
+"""Teachers of the distillation loop: each owns its network, student-side heads and loss."""
+
+from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
+from dtcd.distill.optical import OpticalDistillation
+from dtcd.distill.self_distillation import SelfDistillation
+
+__all__ = ['OpticalDistillation', 'SelfDistillation', 'StudentOutputs', 'StudentPass', 'Teacher']

@@ -1,0 +1,87 @@
+"""What every teacher of the distillation loop provides, and what the student hands it.
+
+Teachers are the unit of extension: DEO is "EMA teacher + frozen optical teacher"; a SAR or
+second optical teacher is one more entry in the YAML list. Each teacher owns its network, its
+student-side heads and its loss; the student runs once per (stem, view group) and all teachers
+read the same :class:`StudentPass`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch import Tensor, nn
+
+from dtcd.augment import MultiCropViews
+from dtcd.models import MultiStemSwin
+
+ViewGroup = Literal['global', 'local']
+
+
+@dataclass
+class StudentPass:
+    """The student's outputs for one stem on one view group, views flattened view-major.
+
+    Attributes:
+        features: The four NCHW stage maps, each ``[V·B, C_s, h_s, w_s]``.
+        pooled: Final norm + global average pool of the last stage, ``[V·B, D]``.
+        num_views: ``V``, to unflatten into ``[V, B, ...]``.
+    """
+
+    features: list[Tensor]
+    pooled: Tensor
+    num_views: int
+
+    def pooled_views(self) -> Tensor:
+        """``pooled`` as ``[V, B, D]``."""
+        return self.pooled.unflatten(0, (self.num_views, -1))
+
+
+#: Student outputs keyed by ``(stem, view group)``.
+StudentOutputs = dict[tuple[str, ViewGroup], StudentPass]
+
+
+class Teacher(nn.Module, ABC):
+    """A teacher with its student-side heads and loss.
+
+    Lifecycle: the :class:`~dtcd.pretrain.DistillationModule` calls :meth:`bind` once with the
+    student (to size heads and copy weights), then per step :meth:`targets` (no grad),
+    :meth:`loss`, and after each optimizer step :meth:`update`.
+
+    Args:
+        name: Prefix of this teacher's logged loss terms.
+        weight: Weight of this teacher's loss in the total.
+    """
+
+    def __init__(self, name: str, weight: float = 1.0) -> None:
+        super().__init__()
+        self.name = name
+        self.weight = weight
+
+    @abstractmethod
+    def bind(self, student: MultiStemSwin) -> None:
+        """Build the heads (and any copy of the student) for this student."""
+
+    @abstractmethod
+    def required_passes(self) -> set[tuple[str, ViewGroup]]:
+        """The ``(stem, view group)`` student passes :meth:`loss` reads."""
+
+    @abstractmethod
+    def targets(self, views: MultiCropViews, bands: tuple[str, ...], progress: float) -> Any:
+        """Teacher outputs for ``views`` (channels named ``bands``), computed without gradients."""
+
+    @abstractmethod
+    def loss(self, student: StudentOutputs, targets: Any, progress: float) -> dict[str, Tensor]:
+        """Loss terms; ``'loss'`` is this teacher's (unweighted) total."""
+
+    def before_optimizer_step(self, progress: float) -> None:
+        """Called with gradients ready, before each optimizer step; nothing by default."""
+
+    def update(self, student: MultiStemSwin, progress: float) -> None:
+        """Called once after each optimizer step (EMA, centering); nothing by default."""
+
+    def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:
+        """Embeddings worth monitoring for collapse, ``[N, D]`` by name; none by default."""
+        return {}

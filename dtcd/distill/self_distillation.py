@@ -1,0 +1,151 @@
+"""The multispectral EMA teacher: self-distillation of the student's ``ms`` branch.
+
+The default objective is DEO's MCR (SimDINO); ``objective='dino'`` swaps in DINO prototypes with
+centering or Sinkhorn-Knopp, and optionally KoLeo, for comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from dtcd.augment import MultiCropViews
+from dtcd.bands import reindex
+from dtcd.distill.base import StudentOutputs, Teacher, ViewGroup
+from dtcd.distill.schedules import cosine
+from dtcd.losses import MCRLoss
+from dtcd.losses.dino import DINOLoss, KoLeoLoss
+from dtcd.models import DINOHead, EMATeacher, MultiStemSwin, ProjectionHead
+
+
+class SelfDistillation(Teacher):
+    """EMA copy of the student body, one stem and its head, trained-against on global views.
+
+    Args:
+        objective: ``'mcr'`` (DEO, SimDINO) or ``'dino'`` (prototypes).
+        stem: The student stem the teacher sees.
+        out_dim: MCR embedding width (256 in DEO) or the number of DINO prototypes.
+        hidden_dim: Hidden width of the projection head.
+        bottleneck_dim: DINO head bottleneck width.
+        momentum: EMA momentum at the start and end of training (cosine per step).
+        eps: MCR coding-rate precision.
+        coeff: MCR compression weight.
+        centering: DINO teacher de-biasing, ``'center'`` or ``'sinkhorn'``.
+        teacher_temp: DINO teacher temperature after warm-up.
+        warmup_teacher_temp: DINO teacher temperature at the start.
+        warmup_teacher_temp_fraction: Share of training over which the temperature rises.
+        student_temp: DINO student temperature.
+        koleo_weight: Weight of KoLeo on the student's pooled global features (DINO only).
+        freeze_last_layer_fraction: Share of training with frozen DINO prototypes.
+        name: Prefix of the logged terms.
+        weight: Weight of this teacher's loss.
+    """
+
+    def __init__(
+        self,
+        objective: Literal['mcr', 'dino'] = 'mcr',
+        stem: str = 'ms',
+        out_dim: int = 256,
+        hidden_dim: int = 2048,
+        bottleneck_dim: int = 256,
+        momentum: tuple[float, float] = (0.996, 1.0),
+        eps: float = 0.05,
+        coeff: float = 1.0,
+        centering: Literal['center', 'sinkhorn'] = 'center',
+        teacher_temp: float = 0.07,
+        warmup_teacher_temp: float = 0.04,
+        warmup_teacher_temp_fraction: float = 0.3,
+        student_temp: float = 0.1,
+        koleo_weight: float = 0.0,
+        freeze_last_layer_fraction: float = 0.0,
+        name: str = 'ms',
+        weight: float = 1.0,
+    ) -> None:
+        super().__init__(name, weight)
+        self.objective = objective
+        self.stem = stem
+        self.out_dim, self.hidden_dim, self.bottleneck_dim = out_dim, hidden_dim, bottleneck_dim
+        self.momentum = momentum
+        self.koleo_weight = koleo_weight
+        self.freeze_last_layer_fraction = freeze_last_layer_fraction
+        if objective == 'mcr':
+            self.criterion: MCRLoss | DINOLoss = MCRLoss(eps=eps, coeff=coeff)
+        elif objective == 'dino':
+            self.criterion = DINOLoss(
+                out_dim,
+                student_temp=student_temp,
+                teacher_temp=teacher_temp,
+                warmup_teacher_temp=warmup_teacher_temp,
+                warmup_fraction=warmup_teacher_temp_fraction,
+                centering=centering,
+            )
+        else:
+            raise ValueError(f"objective must be 'mcr' or 'dino', got {objective!r}.")
+        self.koleo = KoLeoLoss() if koleo_weight > 0 else None
+
+    def bind(self, student: MultiStemSwin) -> None:
+        """Build the student head and the EMA copy of (body, stem, head)."""
+        if self.stem not in student.stems:
+            raise ValueError(
+                f'SelfDistillation uses stem {self.stem!r}, but the student has {list(student.stems)}.'
+            )
+        if self.objective == 'mcr':
+            self.head = ProjectionHead(student.num_features, self.out_dim, self.hidden_dim)
+        else:
+            self.head = DINOHead(
+                student.num_features, self.out_dim, self.hidden_dim, self.bottleneck_dim
+            )
+        self.teacher = EMATeacher(student, self.head, stem=self.stem)
+        self.student_bands = student.bands[self.stem]
+
+    def required_passes(self) -> set[tuple[str, ViewGroup]]:
+        """Global and local views through the teacher's stem."""
+        return {(self.stem, 'global'), (self.stem, 'local')}
+
+    @torch.no_grad()
+    def targets(self, views: MultiCropViews, bands: tuple[str, ...], progress: float) -> Tensor:
+        """Teacher embeddings (MCR) or sharpened prototype probabilities (DINO), ``[G, B, D]``."""
+        global_views = reindex(views.global_views.flatten(0, 1), bands, self.student_bands)
+        out = self.teacher(global_views).unflatten(0, (views.global_views.shape[0], -1))
+        if isinstance(self.criterion, DINOLoss):
+            return self.criterion.teacher_probs(out, progress)
+        return out
+
+    def loss(self, student: StudentOutputs, targets: Tensor, progress: float) -> dict[str, Tensor]:
+        """MCR or DINO loss of the student's head outputs on all views."""
+        global_pass, local_pass = student[self.stem, 'global'], student[self.stem, 'local']
+        pooled = torch.cat([global_pass.pooled_views(), local_pass.pooled_views()])
+        outputs = self.head(pooled)
+        if isinstance(self.criterion, MCRLoss):
+            return self.criterion(outputs, targets)
+        terms = {'dino': self.criterion(outputs, targets)}
+        if self.koleo is not None:
+            terms['koleo'] = torch.stack([self.koleo(v) for v in global_pass.pooled_views()]).sum()
+        terms['loss'] = terms['dino']
+        if 'koleo' in terms:
+            terms['loss'] = terms['loss'] + self.koleo_weight * terms['koleo']
+        return terms
+
+    def update(self, student: MultiStemSwin, progress: float) -> None:
+        """EMA step with the cosine momentum schedule; DINO center step."""
+        self.teacher.update(student, self.head, self.current_momentum(progress))
+        if isinstance(self.criterion, DINOLoss):
+            self.criterion.update()
+
+    def current_momentum(self, progress: float) -> float:
+        """EMA momentum at ``progress``."""
+        return cosine(progress, *self.momentum)
+
+    def before_optimizer_step(self, progress: float) -> None:
+        """Keep DINO prototypes fixed during the first ``freeze_last_layer_fraction``."""
+        if isinstance(self.head, DINOHead) and progress < self.freeze_last_layer_fraction:
+            self.head.cancel_last_layer_gradients()
+
+    def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:
+        """The student's head embeddings of global views (what collapse would flatten)."""
+        pooled = student[self.stem, 'global'].pooled
+        if isinstance(self.head, ProjectionHead):
+            return {f'{self.name}_embedding': self.head(pooled.detach())}
+        return {f'{self.name}_pooled': pooled.detach()}

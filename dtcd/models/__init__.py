@@ -1,0 +1,26 @@
+"""Networks: the multi-stem Swin student, projection heads, teachers and weight files."""
+
+from dtcd.models.checkpoints import export_backbone, load_backbone, load_deo_weights
+from dtcd.models.heads import DINOHead, ProjectionHead
+from dtcd.models.student import VARIANTS, MultiStemSwin, PatchStem
+from dtcd.models.teachers import (
+    TEACHER_NORMALIZATION,
+    EMATeacher,
+    FrozenTeacher,
+    TeacherTokens,
+)
+
+__all__ = [
+    'TEACHER_NORMALIZATION',
+    'VARIANTS',
+    'DINOHead',
+    'EMATeacher',
+    'FrozenTeacher',
+    'MultiStemSwin',
+    'PatchStem',
+    'ProjectionHead',
+    'TeacherTokens',
+    'export_backbone',
+    'load_backbone',
+    'load_deo_weights',
+]

@@ -1,0 +1,271 @@
+"""MultiStemSwin: one Swin body shared by per-modality patch-embedding stems.
+
+The body is torchvision's Swin Transformer, as in the DEO authors' model: torchvision pads each
+feature map to a multiple of the window with zeros and attends to that padding, while timm's Swin
+shrinks the window on small maps. Both agree at 224 px but not on 96-px crops or 64-px tiles, so
+only torchvision's body runs the authors' released weights unchanged at every input size.
+
+Parameter names follow the authors' model after ``del model.features[0]``: ``features.0`` is the
+first stage, ``features.1`` the first patch merging, …, ``features.6`` the last stage, and
+``norm`` the final LayerNorm; stems live under ``stems.<name>``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.swin_transformer import SwinTransformer
+
+from dtcd.bands import DEO10, RGB, resolve_bands
+
+__all__ = ['VARIANTS', 'MultiStemSwin', 'PatchStem']
+
+#: Stage-output positions in ``features`` (stages alternate with patch merging).
+STAGE_INDICES = (0, 2, 4, 6)
+PATCH_SIZE = 4
+
+
+#: torchvision's variants; ``drop_path_rate`` is torchvision's default stochastic depth, which the
+#: DEO authors trained with (PAPER.md §2.6).
+VARIANTS: dict[str, dict[str, Any]] = {
+    'swin_t': {
+        'embed_dim': 96,
+        'depths': (2, 2, 6, 2),
+        'num_heads': (3, 6, 12, 24),
+        'drop_path_rate': 0.2,
+    },
+    'swin_s': {
+        'embed_dim': 96,
+        'depths': (2, 2, 18, 2),
+        'num_heads': (3, 6, 12, 24),
+        'drop_path_rate': 0.3,
+    },
+    'swin_b': {
+        'embed_dim': 128,
+        'depths': (2, 2, 18, 2),
+        'num_heads': (4, 8, 16, 32),
+        'drop_path_rate': 0.5,
+    },
+}
+#: torchvision's ``SwinTransformer`` default, for custom architectures.
+DEFAULT_DROP_PATH_RATE = 0.1
+DEFAULT_STEMS: dict[str, tuple[str, ...]] = {'ms': DEO10, 'rgb': RGB}
+
+
+class PatchStem(nn.Module):
+    """4×4 stride-4 patch embedding + LayerNorm for one modality, checking its band count.
+
+    Args:
+        bands: Band names the stem expects, in channel order.
+        embed_dim: Output width.
+    """
+
+    def __init__(self, bands: Sequence[str], embed_dim: int):
+        super().__init__()
+        self.bands = tuple(bands)
+        self.proj = nn.Conv2d(len(self.bands), embed_dim, kernel_size=PATCH_SIZE, stride=PATCH_SIZE)
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, H, W]`` → ``[B, H/4, W/4, embed_dim]`` (NHWC, as torchvision's body wants)."""
+        if x.ndim != 4 or x.shape[1] != len(self.bands):
+            raise ValueError(
+                f'This stem expects [B, {len(self.bands)}, H, W] input with the bands '
+                f'{list(self.bands)} in that order, got shape {tuple(x.shape)}.'
+            )
+        return self.norm(self.proj(x).permute(0, 2, 3, 1))
+
+
+class MultiStemSwin(nn.Module):
+    """Swin body (torchvision) with one patch-embedding stem per input modality.
+
+    Args:
+        variant: ``'swin_t'``, ``'swin_s'`` or ``'swin_b'``; ``None`` when ``embed_dim``,
+            ``depths`` and ``num_heads`` are all given.
+        window_size: Attention window (7 is torchvision's default; the released DEO Swin-B uses 12).
+        drop_path_rate: Stochastic-depth rate; ``None`` takes the variant's torchvision default.
+        stems: Stem name to band-set name (``'deo10'``) or list of band names.
+        embed_dim: Overrides the variant's stage-1 width.
+        depths: Overrides the variant's blocks per stage.
+        num_heads: Overrides the variant's attention heads per stage.
+    """
+
+    def __init__(
+        self,
+        variant: str | None = 'swin_t',
+        window_size: int = 7,
+        drop_path_rate: float | None = None,
+        stems: Mapping[str, str | Sequence[str]] | None = None,
+        embed_dim: int | None = None,
+        depths: Sequence[int] | None = None,
+        num_heads: Sequence[int] | None = None,
+    ):
+        super().__init__()
+        arch = _resolve_arch(variant, embed_dim, depths, num_heads, drop_path_rate)
+        self.variant = variant
+        self.window_size = window_size
+        self.drop_path_rate: float = arch['drop_path_rate']
+        self.embed_dim: int = arch['embed_dim']
+        self.depths: tuple[int, ...] = tuple(arch['depths'])
+        self.num_heads: tuple[int, ...] = tuple(arch['num_heads'])
+        self.feature_dims = [self.embed_dim * 2**i for i in range(len(self.depths))]
+        self.num_features = self.feature_dims[-1]
+        self.bands: dict[str, tuple[str, ...]] = {
+            name: resolve_bands(spec) for name, spec in (stems or DEFAULT_STEMS).items()
+        }
+        if not self.bands:
+            raise ValueError('MultiStemSwin needs at least one stem.')
+        self.stems = nn.ModuleDict(
+            {name: PatchStem(bands, self.embed_dim) for name, bands in self.bands.items()}
+        )
+        swin = SwinTransformer(
+            patch_size=[PATCH_SIZE, PATCH_SIZE],
+            embed_dim=self.embed_dim,
+            depths=list(self.depths),
+            num_heads=list(self.num_heads),
+            window_size=[window_size, window_size],
+            stochastic_depth_prob=self.drop_path_rate,
+        )
+        # Drop torchvision's 3-channel stem exactly as the authors did, renumbering from 0.
+        self.features = nn.Sequential(*list(swin.features)[1:])
+        self.norm = swin.norm
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments that rebuild this architecture."""
+        return {
+            'variant': self.variant,
+            'window_size': self.window_size,
+            'drop_path_rate': self.drop_path_rate,
+            'stems': {name: list(bands) for name, bands in self.bands.items()},
+            'embed_dim': self.embed_dim,
+            'depths': list(self.depths),
+            'num_heads': list(self.num_heads),
+        }
+
+    def embed(self, x: Tensor, stem: str) -> Tensor:
+        """Run the named stem: ``[B, C, H, W]`` → NHWC tokens at stride 4."""
+        if stem not in self.stems:
+            raise ValueError(f'Unknown stem {stem!r}; this model has stems {list(self.stems)}.')
+        try:
+            return self.stems[stem](x)
+        except ValueError as err:
+            raise ValueError(f'Stem {stem!r}: {err}') from None
+
+    def forward_features(self, x: Tensor, stem: str) -> list[Tensor]:
+        """The four raw stage outputs (no final norm), NCHW, at strides 4, 8, 16 and 32."""
+        h = self.embed(x, stem)
+        outputs = []
+        for i, layer in enumerate(self.features):
+            h = layer(h)
+            if i in STAGE_INDICES:
+                outputs.append(h.permute(0, 3, 1, 2))
+        return outputs
+
+    def pool(self, last_stage: Tensor) -> Tensor:
+        """Final norm + global average pool of the NCHW last-stage map: ``[B, num_features]``.
+
+        Separate from :meth:`forward` so a training step can reuse one :meth:`forward_features`
+        pass for both patch tokens and the pooled embedding.
+        """
+        return self.norm(last_stage.permute(0, 2, 3, 1)).mean(dim=(1, 2))
+
+    def forward(self, x: Tensor, stem: str) -> Tensor:
+        """Pooled, normalised embedding ``[B, num_features]`` (the DEO "class token")."""
+        return self.pool(self.forward_features(x, stem)[-1])
+
+    def body_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of the shared body (all stages and the final norm), without stems."""
+        yield from self.features.parameters()
+        yield from self.norm.parameters()
+
+    def with_stems(self, names: Sequence[str]) -> MultiStemSwin:
+        """A deep copy that keeps only the named stems, parameter names unchanged.
+
+        An EMA teacher copies "body + ms stem" this way; equal names let it pair its parameters
+        with the student's by name.
+        """
+        unknown = [n for n in names if n not in self.stems]
+        if unknown:
+            raise ValueError(f'Unknown stem(s) {unknown}; this model has stems {list(self.stems)}.')
+        clone = copy.deepcopy(self)
+        for name in list(clone.stems):
+            if name not in names:
+                del clone.stems[name]
+                del clone.bands[name]
+        return clone
+
+    @torch.no_grad()
+    def init_stem_from_rgb(self, stem: str, rgb_weight: Tensor, rgb_bias: Tensor) -> None:
+        """Initialise a stem from a 3-channel (R, G, B) pretrained stem by band name.
+
+        B04, B03 and B02 take the R, G and B kernels; every other band takes their mean. Unlike
+        timm's cyclic tiling (channel i ← kernel i mod 3), no band inherits an unrelated colour.
+        Kernels are not rescaled: the LayerNorm after the conv cancels any common scale.
+
+        Args:
+            stem: Name of the stem to initialise.
+            rgb_weight: ``[embed_dim, 3, 4, 4]`` kernel whose channels are R, G, B.
+            rgb_bias: ``[embed_dim]`` bias.
+        """
+        target = self.stems[stem].proj
+        expected = (self.embed_dim, 3, PATCH_SIZE, PATCH_SIZE)
+        if tuple(rgb_weight.shape) != expected:
+            raise ValueError(
+                f'RGB stem weight must have shape {expected}, got {tuple(rgb_weight.shape)}.'
+            )
+        mean_kernel = rgb_weight.mean(dim=1)
+        kernels = [
+            rgb_weight[:, RGB.index(band)] if band in RGB else mean_kernel
+            for band in self.bands[stem]
+        ]
+        target.weight.copy_(torch.stack(kernels, dim=1))
+        target.bias.copy_(rgb_bias)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, prefix: str = 'student.') -> MultiStemSwin:
+        """Load a dtcd Lightning checkpoint, an exported ``.safetensors`` or the DEO weights.
+
+        Args:
+            path: The file.
+            prefix: Key prefix of the student inside a Lightning checkpoint's ``state_dict``.
+        """
+        from dtcd.models.checkpoints import load_backbone
+
+        return load_backbone(path, prefix=prefix)
+
+
+def _resolve_arch(
+    variant: str | None,
+    embed_dim: int | None,
+    depths: Sequence[int] | None,
+    num_heads: Sequence[int] | None,
+    drop_path_rate: float | None,
+) -> dict[str, Any]:
+    """Merge a named variant with explicit overrides, checking that the result is complete."""
+    if variant is None:
+        base: dict[str, Any] = {'drop_path_rate': DEFAULT_DROP_PATH_RATE}
+    elif variant in VARIANTS:
+        base = dict(VARIANTS[variant])
+    else:
+        raise ValueError(f'Unknown Swin variant {variant!r}; choose one of {sorted(VARIANTS)}.')
+    overrides = {
+        'embed_dim': embed_dim,
+        'depths': depths,
+        'num_heads': num_heads,
+        'drop_path_rate': drop_path_rate,
+    }
+    arch = base | {k: v for k, v in overrides.items() if v is not None}
+    missing = [k for k in ('embed_dim', 'depths', 'num_heads') if k not in arch]
+    if missing:
+        raise ValueError(f'variant=None needs explicit {missing}.')
+    if len(arch['depths']) != 4 or len(arch['num_heads']) != 4:
+        raise ValueError(
+            f'depths and num_heads need one entry per stage (4), got {list(arch["depths"])} '
+            f'and {list(arch["num_heads"])}.'
+        )
+    return arch

@@ -1,0 +1,292 @@
+"""DistillationModule: dual-teacher (or N-teacher) contrastive distillation pretraining.
+
+One training step (DESIGN.md): multi-crop on the device → the student once per (stem, view
+group) that some teacher needs → each teacher's targets (no grad) and loss → weighted sum →
+AdamW step with per-step lr / weight-decay schedules and per-parameter clipping → after the step,
+each teacher's ``update`` (EMA, centering) exactly once, also under gradient accumulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_only
+from torch import Tensor
+from torch.optim import AdamW, Optimizer
+
+from dtcd.augment import MultiCrop, MultiCropViews
+from dtcd.bands import reindex
+from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
+from dtcd.distill.schedules import cosine, warmup_cosine
+from dtcd.models import MultiStemSwin
+from dtcd.monitor import effective_rank, embedding_std, pca_image
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or infinite."""
+
+
+class DistillationModule(LightningModule):
+    """Pretrain a :class:`MultiStemSwin` student from a list of teachers.
+
+    Args:
+        student: The student network.
+        teachers: Teachers, each with its heads, loss and weight (DEO: a
+            :class:`~dtcd.distill.SelfDistillation` and an :class:`~dtcd.distill.OpticalDistillation`).
+        multicrop: Device-side multi-crop; the batch's ``image`` channels must be its ``bands``.
+        lr: Base learning rate for a global batch of ``lr_reference_batch`` images.
+        lr_reference_batch: The lr is scaled by ``global batch / lr_reference_batch``.
+        min_lr: Learning rate at the end of the cosine.
+        warmup_fraction: Share of optimizer steps with linear lr warm-up.
+        weight_decay: Weight decay at the start and end of training (cosine per step); norms and
+            biases get none.
+        clip_grad: Per-parameter gradient-norm clip (DINO style); 0 disables it.
+        betas: AdamW betas.
+        nonfinite: On a NaN / Inf loss, ``'raise'`` (stop, naming the term) or ``'skip'`` the step.
+        image_log_every_n_steps: Log PCA maps of student vs teacher patch features this often
+            (0 disables).
+    """
+
+    def __init__(
+        self,
+        student: MultiStemSwin,
+        teachers: Sequence[Teacher],
+        multicrop: MultiCrop | None = None,
+        lr: float = 5e-4,
+        lr_reference_batch: int = 256,
+        min_lr: float = 1e-6,
+        warmup_fraction: float = 0.1,
+        weight_decay: tuple[float, float] = (0.04, 0.4),
+        clip_grad: float = 3.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        nonfinite: Literal['raise', 'skip'] = 'raise',
+        image_log_every_n_steps: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=['student', 'teachers', 'multicrop'])
+        # The student's architecture, so `MultiStemSwin.from_pretrained(ckpt)` can rebuild it.
+        self.hparams['student'] = student.config()
+        if not teachers:
+            raise ValueError('DistillationModule needs at least one teacher.')
+        names = [t.name for t in teachers]
+        if len(set(names)) != len(names):
+            raise ValueError(f'Teacher names must be unique (they prefix logged terms): {names}.')
+        self.student = student
+        self.teachers = torch.nn.ModuleList(teachers)
+        for teacher in self.teachers:
+            teacher.bind(student)
+        self.multicrop = multicrop or MultiCrop()
+        self.passes = sorted(set().union(*(t.required_passes() for t in self.teachers)))
+        self._fixed_batch: Tensor | None = None
+
+    # ----------------------------------------------------------------------------- forward
+    def progress(self) -> float:
+        """Share of optimizer steps done, in [0, 1]."""
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        return min(self.global_step / total, 1.0)
+
+    def student_outputs(self, views: MultiCropViews) -> StudentOutputs:
+        """Run the student once per needed (stem, view group); every teacher reads these."""
+        bands = self.multicrop.bands
+        outputs: StudentOutputs = {}
+        for stem, group in self.passes:
+            crops = views.global_views if group == 'global' else views.local_views
+            x = reindex(crops.flatten(0, 1), bands, self.student.bands[stem])
+            features = self.student.forward_features(x, stem)
+            outputs[stem, group] = StudentPass(
+                features, self.student.pool(features[-1]), crops.shape[0]
+            )
+        return outputs
+
+    def compute_losses(
+        self, images: Tensor, progress: float
+    ) -> tuple[Tensor, dict[str, Tensor], StudentOutputs]:
+        """Total loss, every named term, and the student outputs for one batch of images."""
+        self._check_finite_input(images)
+        views = self.multicrop(images)
+        targets = [t.targets(views, self.multicrop.bands, progress) for t in self.teachers]
+        outputs = self.student_outputs(views)
+        total = images.new_zeros((), dtype=torch.float32)
+        terms: dict[str, Tensor] = {}
+        for teacher, target in zip(self.teachers, targets, strict=True):
+            losses = teacher.loss(outputs, target, progress)
+            terms |= {f'{teacher.name}/{k}': v for k, v in losses.items()}
+            total = total + teacher.weight * losses['loss']
+        terms['loss'] = total
+        return total, terms, outputs
+
+    # ---------------------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        """Multi-crop, student and teachers, weighted loss; logs every term."""
+        images = batch['image']
+        progress = self.progress()
+        total, terms, outputs = self.compute_losses(images, progress)
+        if not torch.isfinite(total):
+            bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+            message = (
+                f'Non-finite loss at step {self.global_step} (batch {batch_idx}): {bad}. '
+                'Lower the learning rate, use bf16 instead of fp16, or check the data for '
+                'NaN / Inf pixels; set `nonfinite: skip` to skip such steps.'
+            )
+            if self.hparams['nonfinite'] == 'raise':
+                raise NonFiniteLossError(message)
+            self.print(f'Skipping step: {message}')
+            return None
+        batch_size = images.shape[0]
+        self.log_dict({f'train/{k}': v for k, v in terms.items()}, batch_size=batch_size)
+        if self._should_log_now():
+            self._log_monitors(outputs, batch_size)
+        self._maybe_log_images(images)
+        return total
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        """The same losses on held-out images (random crops, so a noisy but honest monitor)."""
+        _, terms, _ = self.compute_losses(batch['image'], self.progress())
+        self.log_dict(
+            {f'val/{k}': v for k, v in terms.items()}, batch_size=batch['image'].shape[0], sync_dist=True
+        )
+
+    def _check_finite_input(self, images: Tensor) -> None:
+        if not torch.isfinite(images).all():
+            bad = (~torch.isfinite(images)).flatten(2).any(-1).nonzero().tolist()
+            raise ValueError(
+                f'Non-finite pixels in the input batch at (sample, band) {bad[:8]}: fill no-data '
+                'pixels in the dataset (e.g. with the band mean) before pretraining.'
+            )
+
+    # --------------------------------------------------------------------------- optimizer
+    def configure_optimizers(self) -> Optimizer:
+        """AdamW with two groups: weight decay on weights, none on norms and biases.
+
+        Learning rate and weight decay are set per optimizer step in
+        :meth:`on_before_optimizer_step`, from the step count only, so resuming is exact.
+        """
+        decay, no_decay = [], []
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            (no_decay if param.ndim <= 1 or name.endswith('.bias') else decay).append(param)
+        groups = [
+            {'params': decay, 'weight_decay': self.hparams['weight_decay'][0], 'apply_wd': True},
+            {'params': no_decay, 'weight_decay': 0.0, 'apply_wd': False},
+        ]
+        return AdamW(groups, lr=self.peak_lr(), betas=tuple(self.hparams['betas']))
+
+    def peak_lr(self) -> float:
+        """``lr × global batch / lr_reference_batch`` (the DINO scaling rule)."""
+        global_batch = self._global_batch_size()
+        return self.hparams['lr'] * global_batch / self.hparams['lr_reference_batch']
+
+    def _global_batch_size(self) -> int:
+        if self._trainer is None:
+            return self.hparams['lr_reference_batch']
+        loader_batch = getattr(self.trainer.datamodule, 'batch_size', None)
+        if loader_batch is None:
+            return self.hparams['lr_reference_batch']
+        return (
+            int(loader_batch)
+            * self.trainer.world_size
+            * self.trainer.accumulate_grad_batches
+        )
+
+    def scheduled_lr(self, step: int) -> float:
+        """Learning rate of optimizer step ``step``."""
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = int(round(self.hparams['warmup_fraction'] * total))
+        return warmup_cosine(step, total, warmup, self.peak_lr(), self.hparams['min_lr'])
+
+    def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
+        """Set this step's lr and weight decay; let teachers touch gradients (e.g. DINO freeze)."""
+        lr = self.scheduled_lr(self.global_step)
+        weight_decay = cosine(self.progress(), *self.hparams['weight_decay'])
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+            if group.get('apply_wd'):
+                group['weight_decay'] = weight_decay
+        for teacher in self.teachers:
+            teacher.before_optimizer_step(self.progress())
+        self.log_dict({'schedule/lr': lr, 'schedule/weight_decay': weight_decay})
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """DINO's per-parameter clip: each gradient's norm is capped at ``clip_grad``.
+
+        Lightning calls this after unscaling fp16 gradients, so the cap is in true units.
+        """
+        if gradient_clip_val:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        clip = self.hparams['clip_grad']
+        if clip <= 0:
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norms = torch._foreach_norm(grads)
+        factors = [(clip / (n + 1e-6)).clamp(max=1.0) for n in norms]
+        torch._foreach_mul_(grads, factors)
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Step, then update every teacher once (EMA, centers) with the new student."""
+        super().optimizer_step(*args, **kwargs)
+        # global_step counts this step only after the hook returns, hence the +1.
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        progress = min((self.global_step + 1) / total, 1.0)
+        for teacher in self.teachers:
+            teacher.update(self.student, progress)
+            if hasattr(teacher, 'current_momentum'):
+                self.log(f'schedule/{teacher.name}_momentum', teacher.current_momentum(progress))
+
+    # ----------------------------------------------------------------------------- logging
+    def _should_log_now(self) -> bool:
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
+        return self.global_step % max(every, 1) == 0
+
+    @torch.no_grad()
+    def _log_monitors(self, outputs: StudentOutputs, batch_size: int) -> None:
+        """Collapse monitors: per-dimension std of normalised embeddings and effective rank."""
+        for teacher in self.teachers:
+            for name, features in teacher.student_features(outputs).items():
+                features = features.float()
+                self.log(f'monitor/{name}_std', embedding_std(features), batch_size=batch_size)
+                self.log(f'monitor/{name}_rank', effective_rank(features), batch_size=batch_size)
+
+    @rank_zero_only
+    @torch.no_grad()
+    def _maybe_log_images(self, images: Tensor) -> None:
+        """PCA maps of student vs frozen-teacher patch features for a fixed batch."""
+        every = self.hparams['image_log_every_n_steps']
+        if not every or self.global_step % every or self.logger is None:
+            return
+        experiment = getattr(self.logger, 'experiment', None)
+        if not hasattr(experiment, 'add_image'):
+            return
+        if self._fixed_batch is None:
+            self._fixed_batch = images[:4].detach().clone()
+        for teacher in self.teachers:
+            frozen = getattr(teacher, 'teacher', None)
+            if not hasattr(frozen, 'blocks'):
+                continue
+            crops = self.multicrop.global_size
+            x = torch.nn.functional.interpolate(
+                self._fixed_batch.float(), size=(crops, crops), mode='bilinear'
+            )
+            bands = self.multicrop.bands
+            stem = teacher.stem
+            student_map = self.student.forward_features(
+                reindex(x, bands, self.student.bands[stem]), stem
+            )[teacher.stages[0]]
+            teacher_map = frozen(x, bands).patches[0]
+            rows = [pca_image(student_map), pca_image(teacher_map)]
+            size = max(r.shape[-1] for r in rows)
+            rows = [
+                torch.nn.functional.interpolate(r, size=(size, size), mode='nearest') for r in rows
+            ]
+            grid = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)
+            experiment.add_image(f'pca/{teacher.name}_student_vs_teacher', grid, self.global_step)
