@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
 from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import ArgsType, LightningCLI
@@ -98,10 +99,10 @@ def main(args: ArgsType = None) -> None:
 
 def _import_registries() -> None:
     """Import dtcd's modules so YAML can name their classes by bare name."""
-    import dtcd.augment  # noqa: F401
-    import dtcd.data.datamodules  # noqa: F401
-    import dtcd.distill  # noqa: F401
-    import dtcd.models  # noqa: F401
+    import dtcd.augment
+    import dtcd.data.datamodules
+    import dtcd.distill
+    import dtcd.models
     import dtcd.pretrain  # noqa: F401
 
 

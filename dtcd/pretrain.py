@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torch.optim import AdamW, Optimizer
 
@@ -35,7 +35,8 @@ class DistillationModule(LightningModule):
     Args:
         student: The student network.
         teachers: Teachers, each with its heads, loss and weight (DEO: a
-            :class:`~dtcd.distill.SelfDistillation` and an :class:`~dtcd.distill.OpticalDistillation`).
+            :class:`~dtcd.distill.SelfDistillation` and an
+            :class:`~dtcd.distill.OpticalDistillation`).
         multicrop: Device-side multi-crop; the batch's ``image`` channels must be its ``bands``.
         lr: Base learning rate for a global batch of ``lr_reference_batch`` images.
         lr_reference_batch: The lr is scaled by ``global batch / lr_reference_batch``.
@@ -84,7 +85,9 @@ class DistillationModule(LightningModule):
 
     # ----------------------------------------------------------------------------- forward
     def progress(self) -> float:
-        """Share of optimizer steps done, in [0, 1]."""
+        """Share of optimizer steps done, in [0, 1] (0 outside a Trainer, e.g. in a notebook)."""
+        if self._trainer is None:
+            return 0.0
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         return min(self.global_step / total, 1.0)
 
@@ -133,7 +136,7 @@ class DistillationModule(LightningModule):
             )
             if self.hparams['nonfinite'] == 'raise':
                 raise NonFiniteLossError(message)
-            self.print(f'Skipping step: {message}')
+            rank_zero_warn(f'Skipping the step: {message}')
             return None
         batch_size = images.shape[0]
         self.log_dict({f'train/{k}': v for k, v in terms.items()}, batch_size=batch_size)
@@ -146,7 +149,9 @@ class DistillationModule(LightningModule):
         """The same losses on held-out images (random crops, so a noisy but honest monitor)."""
         _, terms, _ = self.compute_losses(batch['image'], self.progress())
         self.log_dict(
-            {f'val/{k}': v for k, v in terms.items()}, batch_size=batch['image'].shape[0], sync_dist=True
+            {f'val/{k}': v for k, v in terms.items()},
+            batch_size=batch['image'].shape[0],
+            sync_dist=True,
         )
 
     def _check_finite_input(self, images: Tensor) -> None:
@@ -186,16 +191,12 @@ class DistillationModule(LightningModule):
         loader_batch = getattr(self.trainer.datamodule, 'batch_size', None)
         if loader_batch is None:
             return self.hparams['lr_reference_batch']
-        return (
-            int(loader_batch)
-            * self.trainer.world_size
-            * self.trainer.accumulate_grad_batches
-        )
+        return int(loader_batch) * self.trainer.world_size * self.trainer.accumulate_grad_batches
 
     def scheduled_lr(self, step: int) -> float:
         """Learning rate of optimizer step ``step``."""
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = int(round(self.hparams['warmup_fraction'] * total))
+        warmup = round(self.hparams['warmup_fraction'] * total)
         return warmup_cosine(step, total, warmup, self.peak_lr(), self.hparams['min_lr'])
 
     def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
@@ -234,10 +235,9 @@ class DistillationModule(LightningModule):
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """Step, then update every teacher once (EMA, centers) with the new student."""
+        step = self.global_step  # index of the step being taken
         super().optimizer_step(*args, **kwargs)
-        # global_step counts this step only after the hook returns, hence the +1.
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        progress = min((self.global_step + 1) / total, 1.0)
+        progress = min(step / max(int(self.trainer.estimated_stepping_batches), 1), 1.0)
         for teacher in self.teachers:
             teacher.update(self.student, progress)
             if hasattr(teacher, 'current_momentum'):
@@ -245,8 +245,10 @@ class DistillationModule(LightningModule):
 
     # ----------------------------------------------------------------------------- logging
     def _should_log_now(self) -> bool:
-        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
-        return self.global_step % max(every, 1) == 0
+        """True on the steps Lightning writes logs, so costly monitors run only then."""
+        if self._trainer is None:
+            return False
+        return bool(self.trainer._logger_connector.should_update_logs or self.trainer.fast_dev_run)
 
     @torch.no_grad()
     def _log_monitors(self, outputs: StudentOutputs, batch_size: int) -> None:

@@ -98,7 +98,9 @@ class OpticalDistillation(Teacher):
         terms: dict[str, Tensor] = {}
         total = global_pass.pooled.new_zeros(())
         if self.cls_weight > 0:
-            pooled = torch.cat([global_pass.pooled_views(), student[self.stem, 'local'].pooled_views()])
+            pooled = torch.cat(
+                [global_pass.pooled_views(), student[self.stem, 'local'].pooled_views()]
+            )
             teacher_cls = targets.cls.unflatten(0, (num_global, -1))
             cls = self.cls_loss(self.cls_head(pooled), teacher_cls)
             terms['cls_cosine'] = cls['cosine']
@@ -108,7 +110,10 @@ class OpticalDistillation(Teacher):
                 head(global_pass.features[s].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
                 for s, head in zip(self.stages, self.patch_heads, strict=True)
             ]
-            names = [f'stage{s + 1}_block{b}' for s, b in zip(self.stages, self.teacher.blocks, strict=True)]
+            names = [
+                f'stage{s + 1}_block{b}'
+                for s, b in zip(self.stages, self.teacher.blocks, strict=True)
+            ]
             patch = self.patch_loss(maps, targets.patches, names)
             terms |= {f'patch_{k}': v for k, v in patch.items() if k != 'loss'}
             total = total + self.patch_weight * patch['loss']

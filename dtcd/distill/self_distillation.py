@@ -89,7 +89,8 @@ class SelfDistillation(Teacher):
         """Build the student head and the EMA copy of (body, stem, head)."""
         if self.stem not in student.stems:
             raise ValueError(
-                f'SelfDistillation uses stem {self.stem!r}, but the student has {list(student.stems)}.'
+                f'SelfDistillation uses stem {self.stem!r}, '
+                f'but the student has {list(student.stems)}.'
             )
         if self.objective == 'mcr':
             self.head = ProjectionHead(student.num_features, self.out_dim, self.hidden_dim)

@@ -16,13 +16,17 @@ from dtcd.losses.distill import cross_view_cosine
 def coding_rate(z: Tensor, eps: float, world: int = 1) -> Tensor:
     """Coding rate ``½·logdet(I + p/(m·N·ε)·ZᵀZ)`` of embeddings ``z`` of shape ``[m, p]``.
 
-    Computed through a Cholesky factor (``Σ log diag L``), which is stable for this SPD matrix.
+    Computed through a Cholesky factor (``Σ log diag L``), which is stable for this SPD matrix;
+    a factorisation that fails (NaN or Inf embeddings) yields NaN, which the training loop
+    reports by name, rather than an exception from deep inside the linear algebra.
     """
     m, p = z.shape
     gram = z.T @ z
     scale = p / (m * world * eps)
     matrix = torch.eye(p, device=z.device, dtype=z.dtype) + scale * gram
-    return torch.linalg.cholesky(matrix).diagonal().log().sum()
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    rate = factor.diagonal().log().sum()
+    return torch.where(info == 0, rate, torch.full_like(rate, float('nan')))
 
 
 class MCRLoss(nn.Module):

@@ -1,0 +1,169 @@
+"""DistillationModule: gradients, checkpoints, EMA timing, and a real `dtcd fit` run."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Callback, Trainer
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.data import DataLoader
+
+from dtcd.augment import MultiCrop
+from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.main import main
+from dtcd.models import FrozenTeacher, MultiStemSwin
+from dtcd.pretrain import DistillationModule, NonFiniteLossError
+
+ROOT = Path(__file__).parents[1]
+
+
+def tiny_module(**kwargs: object) -> DistillationModule:
+    torch.manual_seed(0)
+    student = MultiStemSwin(
+        variant=None, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4
+    )
+    teacher = FrozenTeacher(
+        'vit_small_patch16_dinov3',
+        weights=None,
+        blocks=[0, 1],
+        normalization=None,
+        model_kwargs={'depth': 2, 'embed_dim': 48, 'num_heads': 2},
+    )
+    teachers = [
+        SelfDistillation(out_dim=16, hidden_dim=32),
+        OpticalDistillation(teacher, hidden_dim=32),
+    ]
+    multicrop = MultiCrop(global_size=32, local_size=16, num_local=2, blur_kernel_size=5)
+    return DistillationModule(student, teachers, multicrop, **kwargs)  # type: ignore[arg-type]
+
+
+class Images(torch.utils.data.Dataset):
+    def __init__(self, n: int = 16) -> None:
+        self.images = torch.randn(n, 10, 40, 40, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {'image': self.images[i]}
+
+
+def trainer(tmp_path: Path, **kwargs: object) -> Trainer:
+    options = dict(
+        accelerator='cpu',
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    options.update(kwargs)
+    return Trainer(**options)  # type: ignore[arg-type]
+
+
+def test_one_step_gradients_reach_student_and_heads_only() -> None:
+    module = tiny_module()
+    total, terms, _ = module.compute_losses(torch.randn(4, 10, 40, 40), progress=0.0)
+    total.backward()
+    assert {'ms/compression', 'ms/expansion', 'optical/cls_cosine', 'loss'} <= set(terms)
+    without_grad = [
+        name for name, p in module.named_parameters() if p.requires_grad and p.grad is None
+    ]
+    assert without_grad == []
+    trainable = {name for name, p in module.named_parameters() if p.requires_grad}
+    assert any(n.startswith('student.stems.ms.') for n in trainable)
+    assert any(n.startswith('student.stems.rgb.') for n in trainable)
+    assert any('patch_heads' in n for n in trainable) and any('cls_head' in n for n in trainable)
+    ema, frozen = module.teachers[0].teacher, module.teachers[1].teacher
+    assert all(not p.requires_grad and p.grad is None for p in ema.parameters())
+    assert 'rgb' not in ema.backbone.stems
+    assert all(not p.requires_grad and p.grad is None for p in frozen.model.parameters())
+
+
+def test_frozen_teacher_is_not_in_checkpoint_and_ema_is(tmp_path: Path) -> None:
+    module = tiny_module()
+    fit = trainer(tmp_path, max_steps=1, enable_checkpointing=True)
+    fit.fit(module, DataLoader(Images(), batch_size=4))
+    ckpt = torch.load(fit.checkpoint_callback.best_model_path, weights_only=False)
+    keys = ckpt['state_dict'].keys()
+    assert [k for k in keys if k.startswith('teachers.1.teacher.')] == [
+        'teachers.1.teacher._extra_state'
+    ]
+    assert any(k.startswith('teachers.0.teacher.backbone.features.') for k in keys)
+    frozen_params = sum(p.numel() for p in module.teachers[1].teacher.model.parameters())
+    saved = sum(v.numel() for v in ckpt['state_dict'].values() if isinstance(v, torch.Tensor))
+    own = sum(v.numel() for v in module.state_dict().values() if isinstance(v, torch.Tensor))
+    assert saved == own and frozen_params > 0
+    assert ckpt['hyper_parameters']['student']['embed_dim'] == 16
+
+
+class RecordEMA(Callback):
+    def __init__(self) -> None:
+        self.snapshots: list[torch.Tensor] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        params = module.teachers[0].teacher.parameters()
+        self.snapshots.append(torch.cat([p.detach().flatten() for p in params]).clone())
+
+
+def test_ema_moves_once_per_optimizer_step_under_accumulation(tmp_path: Path) -> None:
+    module = tiny_module()
+    record = RecordEMA()
+    before = torch.cat([p.detach().flatten() for p in module.teachers[0].teacher.parameters()])
+    fit = trainer(tmp_path, max_steps=2, accumulate_grad_batches=2, callbacks=[record])
+    fit.fit(module, DataLoader(Images(), batch_size=4))
+    assert fit.global_step == 2 and len(record.snapshots) == 4
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip([before, *record.snapshots], record.snapshots, strict=False)
+    ]
+    assert changed == [False, True, False, True]
+
+
+def test_nonfinite_input_and_loss_are_reported() -> None:
+    module = tiny_module()
+    images = torch.randn(2, 10, 40, 40)
+    images[1, 4, 3, 3] = float('nan')
+    with pytest.raises(ValueError, match=r'\(sample, band\) \[\[1, 4\]\]'):
+        module.compute_losses(images, 0.0)
+    with torch.no_grad():
+        module.teachers[1].cls_head.mlp[0].weight[0, 0] = float('nan')
+    batch = {'image': torch.randn(2, 10, 40, 40)}
+    with pytest.raises(NonFiniteLossError, match=r"step 0 .*'optical/cls_cosine'"):
+        module.training_step(batch, 0)
+    skipping = tiny_module(nonfinite='skip')
+    with torch.no_grad():
+        skipping.teachers[0].head.mlp[0].weight[0, 0] = float('inf')
+    assert skipping.training_step(batch, 0) is None
+
+
+@pytest.mark.slow
+def test_demo_config_fits_with_the_cli(tmp_path: Path, synth_root: Path) -> None:
+    main(
+        [
+            'fit',
+            '--config', str(ROOT / 'experiments/pretrain/demo.yaml'),
+            '--data.init_args.root', str(synth_root / 'pretrain'),
+            '--data.init_args.batch_size', '8',
+            '--data.init_args.num_workers', '0',
+            '--trainer.max_epochs', '6',
+            '--trainer.log_every_n_steps', '1',
+            '--trainer.logger.init_args.save_dir', str(tmp_path),
+            '--model.init_args.image_log_every_n_steps', '5',
+        ]
+    )  # fmt: skip
+    run = tmp_path / 'demo_pretrain' / 'version_0'
+    assert (run / 'checkpoints' / 'last.ckpt').is_file()
+    events = EventAccumulator(str(run), size_guidance={'images': 0, 'scalars': 0})
+    events.Reload()
+    scalars = set(events.Tags()['scalars'])
+    terms = ['loss', 'ms/compression', 'ms/expansion', 'optical/cls_cosine']
+    terms += ['optical/patch_cosine_stage3_block2', 'optical/patch_cosine_stage4_block3']
+    assert {f'train/{term}' for term in terms} <= scalars
+    assert {'schedule/lr', 'schedule/weight_decay', 'schedule/ms_momentum'} <= scalars
+    assert {'monitor/ms_embedding_std', 'monitor/ms_embedding_rank'} <= scalars
+    assert events.Tags()['images'] == ['pca/optical_student_vs_teacher']
+    losses = [e.value for e in events.Scalars('train/loss')]
+    assert len(losses) >= 12
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
