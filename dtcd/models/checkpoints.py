@@ -303,7 +303,9 @@ def _config_from_hparams(hparams: Mapping[str, Any], prefix: str) -> dict[str, A
     entry = hparams.get(prefix.rstrip('.'))
     if not isinstance(entry, Mapping):
         return None
-    return dict(entry.get('init_args', entry))
+    if 'class_path' in entry:
+        return dict(entry.get('init_args') or {})
+    return dict(entry)
 
 
 def _from_dtcd_state(
