@@ -58,7 +58,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from PIL import Image
-from rasterio.transform import from_origin
 
 from dtcd.bands import EUROSAT13, RGB, S2_BANDS, S2_L1C_13, band_indices
 
@@ -178,26 +177,26 @@ _SPECTRA = np.array(
 ) / np.float32(100)
 _TEXTURE = np.array([m.texture for m in MATERIALS.values()], dtype=np.float32)
 _COVER = np.array([m.cover for m in MATERIALS.values()], dtype=np.uint8)
+
+
+def _ids(*names: str) -> np.ndarray:
+    return np.array([_ID[n] for n in names])
+
+
 _VEGETATION = np.isin(
-    np.arange(len(_NAMES)),
-    [_ID[n] for n in ('forest', 'shrub', 'meadow', 'pasture', 'crop_green', 'orchard')],
+    np.arange(len(_NAMES)), _ids('forest', 'shrub', 'meadow', 'pasture', 'crop_green', 'orchard')
 )
-_CROPS = np.array([_ID['crop_green'], _ID['crop_ripe'], _ID['soil'], _ID['soil_moist']])
-_OPEN_LAND = np.array(
-    [
-        _ID[n]
-        for n in (
-            'meadow',
-            'pasture',
-            'shrub',
-            'crop_green',
-            'crop_ripe',
-            'orchard',
-            'soil',
-            'soil_moist',
-            'forest',
-        )
-    ]
+_CROPS = _ids('crop_green', 'crop_ripe', 'soil', 'soil_moist')
+_OPEN_LAND = _ids(
+    'meadow',
+    'pasture',
+    'shrub',
+    'crop_green',
+    'crop_ripe',
+    'orchard',
+    'soil',
+    'soil_moist',
+    'forest',
 )
 
 # A minimal L1C atmosphere in reflectance units: TOA = path * haze + gain * illumination * surface.
@@ -383,11 +382,9 @@ def _blobs(
     fraction: float,
     sigma: float,
     where: np.ndarray | None = None,
-) -> np.ndarray:
+) -> None:
     """Smooth irregular patches (woods, clearings, lakes) covering ``fraction`` of ``where``."""
-    mask = _top(_smooth(rng, (c.size, c.size), sigma), fraction, where)
-    c.paint(mask, material)
-    return mask
+    c.paint(_top(_smooth(rng, (c.size, c.size), sigma), fraction, where), material)
 
 
 def _line(
@@ -530,7 +527,7 @@ def _residential(c: _Canvas, rng: np.random.Generator) -> None:
 def _river(c: _Canvas, rng: np.random.Generator) -> None:
     _fields(c, rng, _FARMLAND, rng.uniform(40, 80))
     bank = (('shrub', 'forest', 'meadow')[rng.integers(3)], rng.uniform(2, 8))
-    _line(c, rng, 'river_water', rng.uniform(10, 28), rng.uniform(8, 30), bank)
+    _line(c, rng, 'river_water', rng.uniform(16, 44), rng.uniform(8, 30), bank)
 
 
 def _sea_lake(c: _Canvas, rng: np.random.Generator) -> None:
@@ -694,10 +691,10 @@ def _write_tif(
         'count': array.shape[0],
         'dtype': array.dtype.name,
         'crs': CRS,
-        'transform': from_origin(*origin, PIXEL_M, PIXEL_M),
+        'transform': rasterio.Affine(PIXEL_M, 0.0, origin[0], 0.0, -PIXEL_M, origin[1]),
     }
     if compress:
-        profile['compress'] = 'deflate'
+        profile |= {'compress': 'deflate', 'predictor': 2}
     with rasterio.open(path, 'w', **profile) as dst:
         dst.write(array)
         for i, name in enumerate(descriptions or (), start=1):
@@ -885,7 +882,7 @@ class Preset:
     Attributes:
         eurosat_per_class: EuroSAT images per class (split 60/20/20).
         oscd_regions: OSCD regions per split.
-        oscd_size: OSCD region side in 10 m pixels (a multiple of nothing in particular).
+        oscd_size: OSCD region side in 10 m pixels.
         segmentation_tiles: Segmentation tiles in all (split 60/20/20).
         segmentation_size: Segmentation tile side in pixels.
         pretrain_tiles: Paired MS + HR RGB tiles.
@@ -899,6 +896,10 @@ class Preset:
     segmentation_size: int
     pretrain_tiles: int
     pretrain_size: int
+
+    def __post_init__(self) -> None:
+        if min(self.eurosat_per_class, self.segmentation_tiles) < 3:
+            raise ValueError('EuroSAT classes and segmentation need >= 3 items: one per split.')
 
 
 PRESETS: dict[str, Preset] = {
@@ -923,17 +924,20 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def generate(out_dir: Path | str, preset: str = 'tiny', seed: int = 0) -> SynthEOSummary:
+def generate(out_dir: Path | str, preset: str | Preset = 'tiny', seed: int = 0) -> SynthEOSummary:
     """Write SynthEO's four datasets under ``out_dir`` (see the module docstring for the layout).
 
     Args:
         out_dir: Output directory; created if missing, existing files are overwritten.
-        preset: A key of :data:`PRESETS`.
-        seed: Same seed, same bytes; another seed, other scenes.
+        preset: A key of :data:`PRESETS`, or a :class:`Preset` of one's own.
+        seed: A non-negative integer. Same seed, same bytes; another seed, other scenes.
     """
-    if preset not in PRESETS:
-        raise ValueError(f'Unknown SynthEO preset {preset!r}; choose one of {sorted(PRESETS)}.')
-    p = PRESETS[preset]
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f'Unknown SynthEO preset {preset!r}; choose one of {sorted(PRESETS)}.')
+        name, p = preset, PRESETS[preset]
+    else:
+        name, p = 'custom', preset
     root = Path(out_dir)
     start = time.perf_counter()
     datasets = (
@@ -942,4 +946,4 @@ def generate(out_dir: Path | str, preset: str = 'tiny', seed: int = 0) -> SynthE
         _segmentation(root / 'segmentation', seed, p.segmentation_tiles, p.segmentation_size),
         _pretrain(root / 'pretrain', seed, p.pretrain_tiles, p.pretrain_size),
     )
-    return SynthEOSummary(root, preset, seed, time.perf_counter() - start, datasets)
+    return SynthEOSummary(root, name, seed, time.perf_counter() - start, datasets)

@@ -1,0 +1,101 @@
+"""Frozen-feature linear probing: extract pooled features once, fit a linear classifier on them.
+
+This is the cheap read-out the demo and sweeps use: with a frozen backbone and no training
+augmentation, features are computed once and every later epoch costs only the linear layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from dtcd.bands import reindex
+from dtcd.models import MultiStemSwin
+
+
+def band_statistics(
+    dataset: Dataset[dict[str, Tensor]], max_samples: int = 512
+) -> tuple[Tensor, Tensor]:
+    """Per-band mean and std of ``image`` over (up to ``max_samples``) samples of ``dataset``.
+
+    Downstream data is normalised with its own statistics, as the DEO evaluation protocol does.
+    """
+    count = min(len(dataset), max_samples)  # type: ignore[arg-type]
+    images = torch.stack([dataset[i]['image'].float() for i in range(count)])
+    return images.mean(dim=(0, 2, 3)), images.std(dim=(0, 2, 3)).clamp_min(1e-6)
+
+
+@torch.no_grad()
+def extract_features(
+    backbone: MultiStemSwin,
+    dataset: Dataset[dict[str, Tensor]],
+    stem: str,
+    bands: Sequence[str],
+    mean: Tensor,
+    std: Tensor,
+    batch_size: int = 64,
+) -> tuple[Tensor, Tensor]:
+    """Pooled features ``[N, D]`` and labels ``[N]`` of a labelled dataset.
+
+    Args:
+        backbone: The frozen student.
+        dataset: Yields ``{'image': [C, H, W], 'label': int}`` with channels named ``bands``.
+        stem: The stem to use; its bands are picked from ``bands`` by name.
+        bands: Band names of the dataset's channels.
+        mean: Per-band mean of the dataset (in ``bands`` order).
+        std: Per-band std of the dataset.
+        batch_size: Images per forward pass.
+    """
+    backbone.eval()
+    features, labels = [], []
+    scale = std.view(1, -1, 1, 1)
+    shift = mean.view(1, -1, 1, 1)
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        x = (batch['image'].float() - shift) / scale
+        x = reindex(x, bands, backbone.bands[stem])
+        features.append(backbone(x, stem).float())
+        labels.append(batch['label'])
+    return torch.cat(features), torch.cat(labels)
+
+
+def fit_linear_classifier(
+    features: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    weight_decay: float = 1e-3,
+    iterations: int = 200,
+) -> torch.nn.Linear:
+    """Multinomial logistic regression on standardised features, fitted with L-BFGS.
+
+    Full-batch and deterministic, so two backbones are compared without optimiser noise.
+    """
+    torch.manual_seed(0)
+    mean, std = features.mean(dim=0), features.std(dim=0).clamp_min(1e-6)
+    x = (features - mean) / std
+    linear = torch.nn.Linear(x.shape[1], num_classes)
+    optimizer = torch.optim.LBFGS(
+        linear.parameters(), max_iter=iterations, line_search_fn='strong_wolfe'
+    )
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(linear(x), labels) + weight_decay * linear.weight.square().sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    # Fold the standardisation into the layer so it applies to raw features.
+    with torch.no_grad():
+        linear.weight.div_(std)
+        linear.bias.sub_((linear.weight * mean).sum(dim=1))
+    return linear
+
+
+@torch.no_grad()
+def accuracy(linear: torch.nn.Linear, features: Tensor, labels: Tensor) -> float:
+    """Top-1 accuracy of ``linear`` on ``features``."""
+    return (linear(features).argmax(dim=1) == labels).float().mean().item()

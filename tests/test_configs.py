@@ -1,0 +1,53 @@
+"""Every experiment config parses with the real CLI; paper configs demand real teacher weights."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dtcd.main import main
+
+ROOT = Path(__file__).parents[1]
+PRETRAIN = sorted((ROOT / 'experiments' / 'pretrain').glob('*.yaml'))
+
+
+@pytest.mark.parametrize('config', PRETRAIN, ids=lambda p: p.stem)
+def test_config_validates(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(['fit', '--config', str(config), '--print_config'])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed['model']['class_path'] == 'dtcd.pretrain.DistillationModule'
+
+
+@pytest.mark.parametrize('name', ['deo_swin_t', 'deo_swin_b'])
+def test_paper_configs_require_local_dinov3_weights(name: str, tmp_path: Path) -> None:
+    config = ROOT / 'experiments' / 'pretrain' / f'{name}.yaml'
+    with pytest.raises(FileNotFoundError, match='DINOv3 weights are a gated download'):
+        main(
+            [
+                'fit', '--config', str(config),
+                '--trainer.accelerator', 'cpu', '--trainer.devices', '1',
+                '--trainer.strategy', 'auto', '--trainer.logger', 'false',
+                '--data.init_args.root', str(tmp_path),
+            ]
+        )  # fmt: skip
+
+
+def test_paper_hyper_parameters_are_the_papers() -> None:
+    config = yaml.safe_load((ROOT / 'experiments' / 'pretrain' / 'deo_swin_b.yaml').read_text())
+    model = config['model']['init_args']
+    assert model['student']['init_args'] == {
+        'variant': 'swin_b', 'window_size': 12, 'stems': {'ms': 'deo10', 'rgb': 'rgb'}
+    }  # fmt: skip
+    ema, optical = (t['init_args'] for t in model['teachers'])
+    assert (ema['objective'], ema['out_dim'], ema['eps'], ema['momentum']) == (
+        'mcr', 256, 0.05, [0.996, 1.0]
+    )
+    assert optical['teacher']['init_args']['blocks'] == [8, 11]
+    assert (optical['cls_weight'], optical['patch_weight'], optical['stages']) == (0.5, 0.5, [2, 3])
+    crops = model['multicrop']['init_args']
+    assert (crops['num_global'], crops['global_size'], crops['num_local'], crops['local_size']) == (
+        2, 224, 10, 96
+    )  # fmt: skip
+    assert (model['lr'], model['weight_decay'], model['clip_grad']) == (5e-4, [0.04, 0.4], 3.0)
