@@ -286,7 +286,7 @@ class DistillationModule(LightningModule):
             )[teacher.stages[0]]
             teacher_map = frozen(x, bands).patches[0]
             rows = [pca_image(student_map), pca_image(teacher_map)]
-            size = max(r.shape[-1] for r in rows)
+            size = max(64, *(r.shape[-1] for r in rows))  # nearest-upsampled to be visible
             rows = [
                 torch.nn.functional.interpolate(r, size=(size, size), mode='nearest') for r in rows
             ]
