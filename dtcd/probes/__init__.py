@@ -1,5 +1,15 @@
 """Downstream read-outs of a pretrained backbone."""
 
-from dtcd.probes.linear import accuracy, band_statistics, extract_features, fit_linear_classifier
+from dtcd.probes.linear import (
+    accuracy,
+    extract_features,
+    fit_linear_classifier,
+    knn_accuracy,
+)
 
-__all__ = ['accuracy', 'band_statistics', 'extract_features', 'fit_linear_classifier']
+__all__ = [
+    'accuracy',
+    'extract_features',
+    'fit_linear_classifier',
+    'knn_accuracy',
+]

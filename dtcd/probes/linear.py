@@ -6,7 +6,7 @@ augmentation, features are computed once and every later epoch costs only the li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,26 +17,13 @@ from dtcd.bands import reindex
 from dtcd.models import MultiStemSwin
 
 
-def band_statistics(
-    dataset: Dataset[dict[str, Tensor]], max_samples: int = 512
-) -> tuple[Tensor, Tensor]:
-    """Per-band mean and std of ``image`` over (up to ``max_samples``) samples of ``dataset``.
-
-    Downstream data is normalised with its own statistics, as the DEO evaluation protocol does.
-    """
-    count = min(len(dataset), max_samples)  # type: ignore[arg-type]
-    images = torch.stack([dataset[i]['image'].float() for i in range(count)])
-    return images.mean(dim=(0, 2, 3)), images.std(dim=(0, 2, 3)).clamp_min(1e-6)
-
-
 @torch.no_grad()
 def extract_features(
     backbone: MultiStemSwin,
     dataset: Dataset[dict[str, Tensor]],
     stem: str,
     bands: Sequence[str],
-    mean: Tensor,
-    std: Tensor,
+    normalize: Callable[[Tensor], Tensor],
     batch_size: int = 64,
 ) -> tuple[Tensor, Tensor]:
     """Pooled features ``[N, D]`` and labels ``[N]`` of a labelled dataset.
@@ -46,18 +33,14 @@ def extract_features(
         dataset: Yields ``{'image': [C, H, W], 'label': int}`` with channels named ``bands``.
         stem: The stem to use; its bands are picked from ``bands`` by name.
         bands: Band names of the dataset's channels.
-        mean: Per-band mean of the dataset (in ``bands`` order).
-        std: Per-band std of the dataset.
+        normalize: Maps a batch already reindexed to the stem's bands to the model's input.
         batch_size: Images per forward pass.
     """
     backbone.eval()
     features, labels = [], []
-    scale = std.view(1, -1, 1, 1)
-    shift = mean.view(1, -1, 1, 1)
     for batch in DataLoader(dataset, batch_size=batch_size):
-        x = (batch['image'].float() - shift) / scale
-        x = reindex(x, bands, backbone.bands[stem])
-        features.append(backbone(x, stem).float())
+        x = reindex(batch['image'].float(), bands, backbone.bands[stem])
+        features.append(backbone(normalize(x), stem).float())
         labels.append(batch['label'])
     return torch.cat(features), torch.cat(labels)
 
@@ -99,3 +82,24 @@ def fit_linear_classifier(
 def accuracy(linear: torch.nn.Linear, features: Tensor, labels: Tensor) -> float:
     """Top-1 accuracy of ``linear`` on ``features``."""
     return (linear(features).argmax(dim=1) == labels).float().mean().item()
+
+
+@torch.no_grad()
+def knn_accuracy(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    test_labels: Tensor,
+    k: int = 10,
+) -> float:
+    """Top-1 accuracy of a cosine k-nearest-neighbour vote (the usual SSL read-out).
+
+    Features are centred on the training mean first, so the vote compares directions of
+    variation rather than a shared offset.
+    """
+    centre = train_features.mean(dim=0)
+    bank = F.normalize(train_features - centre, dim=1)
+    queries = F.normalize(test_features - centre, dim=1)
+    neighbours = (queries @ bank.T).topk(min(k, len(bank)), dim=1).indices
+    votes = F.one_hot(train_labels[neighbours], int(train_labels.max()) + 1).sum(dim=1)
+    return (votes.argmax(dim=1) == test_labels).float().mean().item()

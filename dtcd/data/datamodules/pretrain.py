@@ -34,6 +34,27 @@ def pretrain_stats(rgb_full_scale_dn: float = HR_RGB_FULL_SCALE_DN) -> BandStats
     return BandStats(mean, std)
 
 
+def normalize_like_pretraining(images: Tensor, bands: Sequence[str]) -> Tensor:
+    """Standardise ``[B, C, H, W]`` digital numbers the way the student saw them in pretraining.
+
+    :class:`~dtcd.augment.MultiCrop` divides each crop's RGB by its maximum and standardises it
+    with DEO's [0, 1]-unit RGB statistics; the other bands keep their fMoW-Sentinel
+    standardisation. Applying the same per image (without augmentation) gives frozen-feature
+    probes the input distribution the features were learnt on.
+    """
+    rgb = band_indices(bands, RGB)
+    others = [i for i in range(len(bands)) if i not in rgb]
+    x = images.float().clone()
+    peak = x[:, rgb].amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    mean, std = FMOW_SENTINEL_DEO10.tensors(RGB)
+    x[:, rgb] = (x[:, rgb] / peak - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    if others:
+        names = [bands[i] for i in others]
+        mean, std = FMOW_SENTINEL_DEO10.tensors(names)
+        x[:, others] = (x[:, others] - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    return x
+
+
 class _OnHRGrid:
     """Upsample the MS bands to the HR RGB grid and put the full-resolution RGB in."""
 
