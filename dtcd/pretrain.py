@@ -81,6 +81,12 @@ class DistillationModule(LightningModule):
             teacher.bind(student)
         self.multicrop = multicrop or MultiCrop()
         self.passes = sorted(set().union(*(t.required_passes() for t in self.teachers)))
+        maskers = [
+            t for t in self.teachers if any(g == 'global_masked' for _, g in t.required_passes())
+        ]
+        if len(maskers) > 1:
+            raise ValueError('Only one teacher may mask the global views (they share one pass).')
+        self.masker = maskers[0] if maskers else None
         self._fixed_batch: Tensor | None = None
 
     # ----------------------------------------------------------------------------- forward
@@ -96,9 +102,13 @@ class DistillationModule(LightningModule):
         bands = self.multicrop.bands
         outputs: StudentOutputs = {}
         for stem, group in self.passes:
-            crops = views.global_views if group == 'global' else views.local_views
+            crops = views.local_views if group == 'local' else views.global_views
             x = reindex(crops.flatten(0, 1), bands, self.student.bands[stem])
-            features = self.student.forward_features(x, stem)
+            if group == 'global_masked':
+                token = self.masker.mask_token  # type: ignore[union-attr]
+                features = self.student.forward_features(x, stem, views.masks, token)
+            else:
+                features = self.student.forward_features(x, stem)
             outputs[stem, group] = StudentPass(
                 features, self.student.pool(features[-1]), crops.shape[0]
             )
@@ -110,6 +120,8 @@ class DistillationModule(LightningModule):
         """Total loss, every named term, and the student outputs for one batch of images."""
         self._check_finite_input(images)
         views = self.multicrop(images)
+        if self.masker is not None:
+            views.masks = self.masker.sample_masks(views)
         targets = [t.targets(views, self.multicrop.bands, progress) for t in self.teachers]
         outputs = self.student_outputs(views)
         total = images.new_zeros((), dtype=torch.float32)

@@ -167,3 +167,25 @@ def test_demo_config_fits_with_the_cli(tmp_path: Path, synth_root: Path) -> None
     losses = [e.value for e in events.Scalars('train/loss')]
     assert len(losses) >= 12
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
+
+
+def test_dino_ibot_objective_trains_mask_token_and_moves_centers(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    student = MultiStemSwin(
+        variant=None, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4
+    )
+    ms = SelfDistillation(
+        objective='dino', out_dim=32, hidden_dim=32, bottleneck_dim=16, ibot_weight=1.0,
+        koleo_weight=0.1, mask_probability=1.0, freeze_last_layer_fraction=0.5,
+    )  # fmt: skip
+    crops = MultiCrop(global_size=64, local_size=32, num_local=2, blur_kernel_size=5)
+    module = DistillationModule(student, [ms], crops)
+    assert module.passes == [('ms', 'global_masked'), ('ms', 'local')]
+    total, terms, _ = module.compute_losses(torch.randn(4, 10, 72, 72), progress=0.0)
+    assert {'ms/dino', 'ms/ibot', 'ms/koleo'} <= set(terms) and torch.isfinite(total)
+    total.backward()
+    assert ms.mask_token.grad is not None and ms.mask_token.grad.abs().sum() > 0
+    fit = trainer(tmp_path, max_steps=2)
+    fit.fit(module, DataLoader(Images(), batch_size=4))
+    assert not torch.equal(ms.criterion.center, torch.zeros_like(ms.criterion.center))
+    assert not torch.equal(ms.patch_criterion.center, torch.zeros_like(ms.patch_criterion.center))

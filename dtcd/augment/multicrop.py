@@ -32,10 +32,13 @@ class MultiCropViews:
     Attributes:
         global_views: ``[G, B, C, h, w]``.
         local_views: ``[L, B, C, h', w']`` (``L`` may be 0).
+        masks: ``[G·B, ceil(h/32), ceil(w/32)]`` bool iBOT masks of the global views, set by
+            the training loop when a teacher asks for masked views.
     """
 
     global_views: Tensor
     local_views: Tensor
+    masks: Tensor | None = None
 
     @property
     def num_views(self) -> int:

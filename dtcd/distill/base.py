@@ -17,7 +17,8 @@ from torch import Tensor, nn
 from dtcd.augment import MultiCropViews
 from dtcd.models import MultiStemSwin
 
-ViewGroup = Literal['global', 'local']
+#: ``global_masked`` is the global views with iBOT masks applied after the stem.
+ViewGroup = Literal['global', 'global_masked', 'local']
 
 
 @dataclass
@@ -85,3 +86,7 @@ class Teacher(nn.Module, ABC):
     def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:
         """Embeddings worth monitoring for collapse, ``[N, D]`` by name; none by default."""
         return {}
+
+    def sample_masks(self, views: MultiCropViews) -> Tensor:
+        """iBOT masks of the global views; only teachers that ask for ``global_masked``."""
+        raise NotImplementedError(f'{type(self).__name__} does not mask views.')

@@ -1,22 +1,26 @@
 """The multispectral EMA teacher: self-distillation of the student's ``ms`` branch.
 
 The default objective is DEO's MCR (SimDINO); ``objective='dino'`` swaps in DINO prototypes with
-centering or Sinkhorn-Knopp, and optionally KoLeo, for comparison.
+centering or Sinkhorn-Knopp, optionally with KoLeo and with iBOT's masked-patch loss (the student
+sees block-masked global views, the teacher the unmasked ones; patch tokens of the last stage go
+through the shared prototype head, iBOT's default).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
-from torch import Tensor
+from lightly.models.utils import random_block_mask
+from torch import Tensor, nn
 
 from dtcd.augment import MultiCropViews
 from dtcd.bands import reindex
 from dtcd.distill.base import StudentOutputs, Teacher, ViewGroup
 from dtcd.distill.schedules import cosine
 from dtcd.losses import MCRLoss
-from dtcd.losses.dino import DINOLoss, KoLeoLoss
+from dtcd.losses.dino import DINOLoss, IBOTPatchLoss, KoLeoLoss
 from dtcd.models import DINOHead, EMATeacher, MultiStemSwin, ProjectionHead
 
 
@@ -38,6 +42,9 @@ class SelfDistillation(Teacher):
         warmup_teacher_temp_fraction: Share of training over which the temperature rises.
         student_temp: DINO student temperature.
         koleo_weight: Weight of KoLeo on the student's pooled global features (DINO only).
+        ibot_weight: Weight of the iBOT masked-patch loss (DINO only; 0 disables masking).
+        mask_probability: Share of global views that are masked (iBOT).
+        mask_ratio: Range of the masked share of a masked view's last-stage cells.
         freeze_last_layer_fraction: Share of training with frozen DINO prototypes.
         name: Prefix of the logged terms.
         weight: Weight of this teacher's loss.
@@ -59,6 +66,9 @@ class SelfDistillation(Teacher):
         warmup_teacher_temp_fraction: float = 0.3,
         student_temp: float = 0.1,
         koleo_weight: float = 0.0,
+        ibot_weight: float = 0.0,
+        mask_probability: float = 0.5,
+        mask_ratio: tuple[float, float] = (0.1, 0.5),
         freeze_last_layer_fraction: float = 0.0,
         name: str = 'ms',
         weight: float = 1.0,
@@ -84,6 +94,21 @@ class SelfDistillation(Teacher):
         else:
             raise ValueError(f"objective must be 'mcr' or 'dino', got {objective!r}.")
         self.koleo = KoLeoLoss() if koleo_weight > 0 else None
+        if ibot_weight > 0 and objective != 'dino':
+            raise ValueError("iBOT's masked-patch loss needs objective='dino' (prototypes).")
+        self.ibot_weight = ibot_weight
+        self.mask_probability, self.mask_ratio = mask_probability, mask_ratio
+        if ibot_weight > 0:
+            # Patch targets get their own center, as in iBOT.
+            self.patch_criterion = DINOLoss(
+                out_dim,
+                student_temp=student_temp,
+                teacher_temp=teacher_temp,
+                warmup_teacher_temp=warmup_teacher_temp,
+                warmup_fraction=warmup_teacher_temp_fraction,
+                centering=centering,
+            )
+            self.ibot = IBOTPatchLoss(student_temp)
 
     def bind(self, student: MultiStemSwin) -> None:
         """Build the student head and the EMA copy of (body, stem, head)."""
@@ -100,33 +125,76 @@ class SelfDistillation(Teacher):
             )
         self.teacher = EMATeacher(student, self.head, stem=self.stem)
         self.student_bands = student.bands[self.stem]
+        if self.ibot_weight > 0:
+            self.mask_token = nn.Parameter(torch.zeros(student.embed_dim))
+            nn.init.trunc_normal_(self.mask_token, std=0.02)
+
+    @property
+    def _global_group(self) -> ViewGroup:
+        return 'global_masked' if self.ibot_weight > 0 else 'global'
 
     def required_passes(self) -> set[tuple[str, ViewGroup]]:
-        """Global and local views through the teacher's stem."""
-        return {(self.stem, 'global'), (self.stem, 'local')}
+        """Global (masked for iBOT) and local views through the teacher's stem."""
+        return {(self.stem, self._global_group), (self.stem, 'local')}
+
+    def sample_masks(self, views: MultiCropViews) -> Tensor:
+        """DINOv2-style block masks on the last-stage grid of the global views."""
+        count, batch, _, height, width = views.global_views.shape
+        grid = (count * batch, -(-height // 32), -(-width // 32))
+        largest = max(1, math.ceil(grid[1] * grid[2] * self.mask_ratio[1]))
+        return random_block_mask(
+            grid,
+            batch_mask_ratio=self.mask_probability,
+            min_image_mask_ratio=self.mask_ratio[0],
+            max_image_mask_ratio=self.mask_ratio[1],
+            min_num_masks_per_block=1,
+            max_num_masks_per_block=largest,
+            device=views.global_views.device,
+        )
 
     @torch.no_grad()
-    def targets(self, views: MultiCropViews, bands: tuple[str, ...], progress: float) -> Tensor:
-        """Teacher embeddings (MCR) or sharpened prototype probabilities (DINO), ``[G, B, D]``."""
-        global_views = reindex(views.global_views.flatten(0, 1), bands, self.student_bands)
-        out = self.teacher(global_views).unflatten(0, (views.global_views.shape[0], -1))
-        if isinstance(self.criterion, DINOLoss):
-            return self.criterion.teacher_probs(out, progress)
-        return out
+    def targets(
+        self, views: MultiCropViews, bands: tuple[str, ...], progress: float
+    ) -> dict[str, Tensor]:
+        """Teacher embeddings (MCR) or sharpened prototype probabilities (DINO), ``[G, B, D]``.
 
-    def loss(self, student: StudentOutputs, targets: Tensor, progress: float) -> dict[str, Tensor]:
-        """MCR or DINO loss of the student's head outputs on all views."""
-        global_pass, local_pass = student[self.stem, 'global'], student[self.stem, 'local']
+        With iBOT, also ``'patch'``: per-token probabilities ``[G·B, N, K]`` of the last stage,
+        and the student's ``'masks'``.
+        """
+        global_views = reindex(views.global_views.flatten(0, 1), bands, self.student_bands)
+        features = self.teacher.backbone.forward_features(global_views, self.stem)
+        out = self.teacher.head(self.teacher.backbone.pool(features[-1]))
+        out = out.unflatten(0, (views.global_views.shape[0], -1))
+        if not isinstance(self.criterion, DINOLoss):
+            return {'views': out}
+        targets = {'views': self.criterion.teacher_probs(out, progress)}
+        if self.ibot_weight > 0:
+            tokens = self.teacher.head(features[-1].flatten(2).transpose(1, 2))
+            targets['patch'] = self.patch_criterion.teacher_probs(tokens, progress)
+            targets['masks'] = views.masks
+        return targets
+
+    def loss(
+        self, student: StudentOutputs, targets: dict[str, Tensor], progress: float
+    ) -> dict[str, Tensor]:
+        """MCR or DINO (+ iBOT, KoLeo) loss of the student's head outputs on all views."""
+        global_pass = student[self.stem, self._global_group]
+        local_pass = student[self.stem, 'local']
         pooled = torch.cat([global_pass.pooled_views(), local_pass.pooled_views()])
         outputs = self.head(pooled)
         if isinstance(self.criterion, MCRLoss):
-            return self.criterion(outputs, targets)
-        terms = {'dino': self.criterion(outputs, targets)}
+            return self.criterion(outputs, targets['views'])
+        terms = {'dino': self.criterion(outputs, targets['views'])}
+        if self.ibot_weight > 0:
+            tokens = self.head(global_pass.features[-1].flatten(2).transpose(1, 2))
+            terms['ibot'] = self.ibot(tokens, targets['patch'], targets['masks'].flatten(1))
         if self.koleo is not None:
             terms['koleo'] = torch.stack([self.koleo(v) for v in global_pass.pooled_views()]).sum()
         terms['loss'] = terms['dino']
         if 'koleo' in terms:
             terms['loss'] = terms['loss'] + self.koleo_weight * terms['koleo']
+        if 'ibot' in terms:
+            terms['loss'] = terms['loss'] + self.ibot_weight * terms['ibot']
         return terms
 
     def update(self, student: MultiStemSwin, progress: float) -> None:
@@ -134,6 +202,8 @@ class SelfDistillation(Teacher):
         self.teacher.update(student, self.head, self.current_momentum(progress))
         if isinstance(self.criterion, DINOLoss):
             self.criterion.update()
+        if self.ibot_weight > 0:
+            self.patch_criterion.update()
 
     def current_momentum(self, progress: float) -> float:
         """EMA momentum at ``progress``."""
@@ -146,7 +216,7 @@ class SelfDistillation(Teacher):
 
     def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:
         """The student's head embeddings of global views (what collapse would flatten)."""
-        pooled = student[self.stem, 'global'].pooled
+        pooled = student[self.stem, self._global_group].pooled
         if isinstance(self.head, ProjectionHead):
             return {f'{self.name}_embedding': self.head(pooled.detach())}
         return {f'{self.name}_pooled': pooled.detach()}

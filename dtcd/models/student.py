@@ -156,9 +156,30 @@ class MultiStemSwin(nn.Module):
         except ValueError as err:
             raise ValueError(f'Stem {stem!r}: {err}') from None
 
-    def forward_features(self, x: Tensor, stem: str) -> list[Tensor]:
-        """The four raw stage outputs (no final norm), NCHW, at strides 4, 8, 16 and 32."""
+    def forward_features(
+        self,
+        x: Tensor,
+        stem: str,
+        mask: Tensor | None = None,
+        mask_token: Tensor | None = None,
+    ) -> list[Tensor]:
+        """The four raw stage outputs (no final norm), NCHW, at strides 4, 8, 16 and 32.
+
+        Args:
+            x: ``[B, C, H, W]`` with the stem's bands.
+            stem: Stem name.
+            mask: Optional ``[B, h, w]`` bool on the stride-32 grid (``h = ceil(H / 32)``):
+                masked cells have their stride-4 tokens replaced by ``mask_token`` after the stem
+                (SimMIM-style masking for iBOT).
+            mask_token: ``[embed_dim]`` learnable token, owned by the objective that masks.
+        """
         h = self.embed(x, stem)
+        if mask is not None:
+            if mask_token is None:
+                raise ValueError('A mask needs a mask_token to put in the masked cells.')
+            cells = mask.repeat_interleave(8, dim=1).repeat_interleave(8, dim=2)
+            cells = cells[:, : h.shape[1], : h.shape[2], None]
+            h = torch.where(cells, mask_token.to(h.dtype), h)
         outputs = []
         for i, layer in enumerate(self.features):
             h = layer(h)

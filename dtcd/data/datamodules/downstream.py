@@ -46,24 +46,47 @@ def band_stats_of(
 ) -> BandStats:
     """Per-band mean and std of (an evenly spaced subset of) ``dataset``'s images.
 
-    Used for datasets without published statistics; NaN pixels are ignored.
+    Used for datasets without published statistics; NaN pixels are ignored. Sums accumulate in
+    float64 one image at a time, so large images (LEVIR-CD's 1024² pairs) need no more memory
+    than one sample.
     """
     count = len(dataset)  # type: ignore[arg-type]
     if count == 0:
         raise ValueError('Cannot compute band statistics of an empty dataset.')
     step = max(1, count // max_samples)
-    images = [dataset[i]['image'].float() for i in range(0, count, step)[:max_samples]]
-    stacked = torch.stack([im.flatten(-2) for im in images])  # [N, (T,) C, HW]
-    channels = stacked.transpose(0, -2).reshape(len(bands), -1)  # [C, everything]
-    finite = torch.isfinite(channels)
-    values = torch.where(finite, channels, 0.0)
-    n = finite.sum(dim=1).clamp_min(1)
-    mean = values.sum(dim=1) / n
-    var = (torch.where(finite, channels - mean[:, None], 0.0) ** 2).sum(dim=1) / n
-    std = var.sqrt().clamp_min(1e-6)
+    total = torch.zeros(len(bands), dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    n = torch.zeros_like(total)
+    for i in range(0, count, step)[:max_samples]:
+        image = dataset[i]['image'].double()  # [(T,) C, H, W]
+        channels = image.movedim(-3, 0).reshape(len(bands), -1)
+        finite = torch.isfinite(channels)
+        values = torch.where(finite, channels, 0.0)
+        total += values.sum(dim=1)
+        squares += (values**2).sum(dim=1)
+        n += finite.sum(dim=1)
+    n = n.clamp_min(1)
+    mean = total / n
+    std = (squares / n - mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
     return BandStats(
         dict(zip(bands, mean.tolist(), strict=True)), dict(zip(bands, std.tolist(), strict=True))
     )
+
+
+def split_off(
+    dataset: Dataset, fraction: float, part: Literal['train', 'val'], seed: int = 0
+) -> Subset:
+    """The ``'val'`` share (at least one item) of ``dataset`` or the ``'train'`` rest, seeded.
+
+    For datasets published without a validation split (OSCD, So2Sat v3); the two parts of the
+    same ``dataset``, ``fraction`` and ``seed`` are disjoint and cover it.
+    """
+    count = len(dataset)  # type: ignore[arg-type]
+    if count < 2:
+        raise ValueError(f'Cannot split {count} item(s) into train and val parts.')
+    num_val = min(max(1, round(fraction * count)), count - 1)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    return Subset(dataset, sorted(order[:num_val] if part == 'val' else order[num_val:]))
 
 
 class DownstreamDataModule(DTCDDataModule):
@@ -96,6 +119,8 @@ class DownstreamDataModule(DTCDDataModule):
     ignore_index: ClassVar[int | None] = None
     #: Published statistics in ``dataset_bands`` units; ``None``: computed on the training split.
     stats: ClassVar[BandStats | None] = None
+    #: Also rotate training images by random multiples of 90° (square, orientation-free scenes).
+    rotate90: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -167,6 +192,8 @@ class DownstreamDataModule(DTCDDataModule):
             train.append(K.RandomCrop(size, pad_if_needed=True))
             evaluate.append(K.Resize(size))
         train += [K.RandomHorizontalFlip(), K.RandomVerticalFlip()]
+        if self.rotate90:
+            train.append(K.RandomRotation90(times=(0, 3)))
         self.train_aug = _Pipeline(train, self.task, self.mean, self.std)
         self.aug = _Pipeline(evaluate, self.task, self.mean, self.std)
 
