@@ -80,17 +80,17 @@ class SelfDistillation(Teacher):
         self.momentum = momentum
         self.koleo_weight = koleo_weight
         self.freeze_last_layer_fraction = freeze_last_layer_fraction
+        dino_options = {
+            'student_temp': student_temp,
+            'teacher_temp': teacher_temp,
+            'warmup_teacher_temp': warmup_teacher_temp,
+            'warmup_fraction': warmup_teacher_temp_fraction,
+            'centering': centering,
+        }
         if objective == 'mcr':
             self.criterion: MCRLoss | DINOLoss = MCRLoss(eps=eps, coeff=coeff)
         elif objective == 'dino':
-            self.criterion = DINOLoss(
-                out_dim,
-                student_temp=student_temp,
-                teacher_temp=teacher_temp,
-                warmup_teacher_temp=warmup_teacher_temp,
-                warmup_fraction=warmup_teacher_temp_fraction,
-                centering=centering,
-            )
+            self.criterion = DINOLoss(out_dim, **dino_options)
         else:
             raise ValueError(f"objective must be 'mcr' or 'dino', got {objective!r}.")
         self.koleo = KoLeoLoss() if koleo_weight > 0 else None
@@ -100,14 +100,7 @@ class SelfDistillation(Teacher):
         self.mask_probability, self.mask_ratio = mask_probability, mask_ratio
         if ibot_weight > 0:
             # Patch targets get their own center, as in iBOT.
-            self.patch_criterion = DINOLoss(
-                out_dim,
-                student_temp=student_temp,
-                teacher_temp=teacher_temp,
-                warmup_teacher_temp=warmup_teacher_temp,
-                warmup_fraction=warmup_teacher_temp_fraction,
-                centering=centering,
-            )
+            self.patch_criterion = DINOLoss(out_dim, **dino_options)
             self.ibot = IBOTPatchLoss(student_temp)
 
     def bind(self, student: MultiStemSwin) -> None:
