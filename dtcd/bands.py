@@ -162,6 +162,13 @@ class BandStats:
     mean: Mapping[str, float]
     std: Mapping[str, float]
 
+    @classmethod
+    def from_lists(
+        cls, bands: Sequence[str], mean: Sequence[float], std: Sequence[float]
+    ) -> BandStats:
+        """Statistics published as two lists in the order of ``bands``."""
+        return cls(dict(zip(bands, mean, strict=True)), dict(zip(bands, std, strict=True)))
+
     def tensors(self, bands: Sequence[str]) -> tuple[Tensor, Tensor]:
         """Mean and std as float tensors in the order of ``bands``, in raw data units."""
         missing = [b for b in bands if b not in self.mean or b not in self.std]

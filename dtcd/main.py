@@ -71,6 +71,24 @@ def _epilog() -> str:
     return 'dtcd verbs besides the Lightning ones above:\n' + '\n'.join(lines)
 
 
+class DTCDCLI(LightningCLI):
+    """LightningCLI that, after ``fit``, tests a probe's best validation checkpoint.
+
+    DEO's protocol selects the epoch on the validation split and reports that epoch on test
+    (PAPER.md §3.2–3.3); doing it here makes one ``dtcd fit`` produce the reported number.
+    """
+
+    def after_fit(self) -> None:
+        """Test the checkpoint with the best validation metric (the last weights if none)."""
+        from dtcd.probes import BaseProbe
+
+        if not isinstance(self.model, BaseProbe) or self.trainer.interrupted:
+            return
+        callback = self.trainer.checkpoint_callback
+        best = getattr(callback, 'best_model_path', '') if callback else ''
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
 def main(args: ArgsType = None) -> None:
     """Command-line entry point (console script ``dtcd``).
 
@@ -85,7 +103,7 @@ def main(args: ArgsType = None) -> None:
         print(f'dtcd {dtcd.__version__}')
         return
     _import_registries()
-    LightningCLI(
+    DTCDCLI(
         model_class=LightningModule,
         datamodule_class=LightningDataModule,
         seed_everything_default=0,
@@ -103,7 +121,8 @@ def _import_registries() -> None:
     import dtcd.data.datamodules
     import dtcd.distill
     import dtcd.models
-    import dtcd.pretrain  # noqa: F401
+    import dtcd.pretrain
+    import dtcd.probes  # noqa: F401
 
 
 if __name__ == '__main__':

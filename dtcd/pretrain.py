@@ -17,6 +17,7 @@ from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torch.optim import AdamW, Optimizer
 
+from dtcd import rng
 from dtcd.augment import MultiCrop, MultiCropViews
 from dtcd.bands import reindex
 from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
@@ -254,6 +255,16 @@ class DistillationModule(LightningModule):
             teacher.update(self.student, progress)
             if hasattr(teacher, 'current_momentum'):
                 self.log(f'schedule/{teacher.name}_momentum', teacher.current_momentum(progress))
+
+    # ------------------------------------------------------------------------------ resume
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep every rank's generator states, so resuming draws the same crops and masks."""
+        checkpoint['dtcd_rng_states'] = rng.gather()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore this rank's generator states when the checkpoint has them."""
+        if 'dtcd_rng_states' in checkpoint:
+            rng.restore(checkpoint['dtcd_rng_states'], self.global_rank)
 
     # ----------------------------------------------------------------------------- logging
     def _should_log_now(self) -> bool:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Callback, Trainer
+from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader
 
@@ -189,3 +190,32 @@ def test_dino_ibot_objective_trains_mask_token_and_moves_centers(tmp_path: Path)
     fit.fit(module, DataLoader(Images(), batch_size=4))
     assert not torch.equal(ms.criterion.center, torch.zeros_like(ms.criterion.center))
     assert not torch.equal(ms.patch_criterion.center, torch.zeros_like(ms.patch_criterion.center))
+
+
+class StopAfterFirstEpoch(Callback):
+    """An interruption: the run is planned for more epochs but stops after the first."""
+
+    def on_train_epoch_end(self, trainer, module) -> None:  # type: ignore[no-untyped-def]
+        trainer.should_stop = True
+
+
+def test_resume_at_epoch_boundary_matches_uninterrupted_run(tmp_path: Path) -> None:
+    def run(root: Path, stop: bool = False, ckpt_path: str | None = None) -> DistillationModule:
+        seed_everything(0)
+        module = tiny_module()
+        callbacks = [ModelCheckpoint(dirpath=root, save_last=True)]
+        callbacks += [StopAfterFirstEpoch()] if stop else []
+        fit = trainer(root, max_epochs=2, callbacks=callbacks, deterministic=True)
+        fit.fit(module, DataLoader(Images(), batch_size=4, shuffle=True), ckpt_path=ckpt_path)
+        return module
+
+    straight = run(tmp_path / 'straight')
+    interrupted = run(tmp_path / 'resumed', stop=True)
+    assert interrupted.global_step == 4
+    resumed = run(tmp_path / 'resumed', ckpt_path=str(tmp_path / 'resumed' / 'last.ckpt'))
+    assert resumed.global_step == straight.global_step == 8
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        if isinstance(a, torch.Tensor):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)

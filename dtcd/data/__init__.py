@@ -1,6 +1,6 @@
 """Data: SynthEO generation and the dataset classes TorchGeo lacks."""
 
-from dtcd.data.datasets import PairedMSRGB, SynthEOSegmentation
+from dtcd.data.datasets import DEOHDF5, PairedMSRGB, SynthEOSegmentation
 from dtcd.data.synthetic import (
     EUROSAT_CLASSES,
     LAND_COVER_CLASSES,
@@ -13,6 +13,7 @@ from dtcd.data.synthetic import (
 )
 
 __all__ = [
+    'DEOHDF5',
     'EUROSAT_CLASSES',
     'LAND_COVER_CLASSES',
     'MATERIALS',

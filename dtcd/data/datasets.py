@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import h5py
 import numpy as np
 import rasterio
 import torch
@@ -24,7 +25,7 @@ from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
 from dtcd.bands import DEO10, RGB, S2_L1C_13, band_indices, reindex, resolve_bands
 from dtcd.data.synthetic import HR_RGB_FULL_SCALE_DN, LAND_COVER_CLASSES
 
-__all__ = ['PairedMSRGB', 'SynthEOSegmentation']
+__all__ = ['DEOHDF5', 'PairedMSRGB', 'SynthEOSegmentation']
 
 Transforms = Callable[[dict[str, Tensor]], dict[str, Tensor]]
 
@@ -167,6 +168,102 @@ class PairedMSRGB(NonGeoDataset):
             if self.return_hr:
                 sample['rgb_hr'] = hr
         sample['image'] = reindex(image, names, self.bands)
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+
+class DEOHDF5(NonGeoDataset):
+    """The single HDF5 file the DEO authors pretrain from: one array of multispectral tiles.
+
+    The array (``key``, ``'images'`` in DEO) is ``[N, C, H, W]`` (``layout='nchw'``) or
+    ``[N, H, W, C]`` (``'nhwc'``); ``file_bands`` names its channels (13-band fMoW-Sentinel is
+    L1C order). The file is opened lazily, once per process: an h5py handle must not cross a
+    ``fork`` or be pickled to a worker, so each DataLoader worker opens its own.
+
+    ``limit`` keeps a seeded random subset of that many tiles, like the authors'
+    ``--data_split 500000``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path = 'data/deo.h5',
+        bands: Sequence[str] = DEO10,
+        file_bands: Sequence[str] = S2_L1C_13,
+        layout: Literal['nchw', 'nhwc'] = 'nchw',
+        key: str = 'images',
+        limit: int | None = None,
+        seed: int = 0,
+        transforms: Transforms | None = None,
+    ) -> None:
+        """Check the file's shape against ``file_bands`` and choose the tiles.
+
+        Args:
+            root: Path of the HDF5 file.
+            bands: Bands to return, in this order.
+            file_bands: Names of the file's channels, in order.
+            layout: Axis order of the array.
+            key: Name of the array in the file.
+            limit: Keep this many tiles (a seeded random subset); ``None`` keeps all.
+            seed: Seed of the subset.
+            transforms: Applied to each sample dict.
+
+        Raises:
+            DatasetNotFoundError: When ``root`` is not a file.
+            ValueError: For a missing key, a shape that does not fit ``layout`` and
+                ``file_bands``, or a bad ``limit``.
+            MissingBandError: When ``bands`` asks for a band ``file_bands`` lacks.
+        """
+        if layout not in ('nchw', 'nhwc'):
+            raise ValueError(f"layout must be 'nchw' or 'nhwc', got {layout!r}.")
+        self.root = root
+        self.bands = resolve_bands(bands)
+        self.file_bands = resolve_bands(file_bands)
+        band_indices(self.file_bands, self.bands)  # a missing band fails here, by name
+        self.layout, self.key, self.transforms = layout, key, transforms
+        if not Path(root).is_file():
+            raise DatasetNotFoundError(self)
+        with h5py.File(root, 'r') as f:
+            if key not in f:
+                raise ValueError(f'{root} has no dataset {key!r}; it holds {sorted(f)}.')
+            shape = f[key].shape
+        channels = shape[1] if layout == 'nchw' else shape[-1]
+        if len(shape) != 4 or channels != len(self.file_bands):
+            raise ValueError(
+                f'{root}:{key} has shape {shape}; layout {layout!r} with {len(self.file_bands)} '
+                f'file_bands {list(self.file_bands)} needs 4 axes with that many channels.'
+            )
+        count = shape[0]
+        if limit is None:
+            self.indices = list(range(count))
+        elif 0 < limit <= count:
+            order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+            self.indices = sorted(order[:limit].tolist())
+        else:
+            raise ValueError(f'limit must lie in [1, {count}] (the file has {count} tiles).')
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the open handle (spawned workers reopen the file)."""
+        state = self.__dict__.copy()
+        state['_file'], state['_pid'] = None, None
+        return state
+
+    def _array(self) -> h5py.Dataset:
+        if self._file is None or self._pid != os.getpid():  # first use, or a forked worker
+            self._file, self._pid = h5py.File(self.root, 'r'), os.getpid()
+        return self._file[self.key]
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        """``{'image': float32 [C, H, W]}`` in ``bands`` order."""
+        tile = torch.from_numpy(np.asarray(self._array()[self.indices[index]], dtype=np.float32))
+        if self.layout == 'nhwc':
+            tile = tile.permute(2, 0, 1)
+        sample = {'image': reindex(tile, self.file_bands, self.bands)}
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample

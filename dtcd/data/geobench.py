@@ -362,6 +362,12 @@ class GeoBench(Dataset[dict[str, Tensor]]):
         self.task, self.split, self.partition = task, split, partition
         self.transforms = transforms
         self.directory = find_task_dir(root, task)
+        stats_path = self.directory / 'band_stats.json'
+        if not stats_path.is_file():
+            raise FileNotFoundError(
+                f'{stats_path} is missing; GEO-Bench tasks ship per-band statistics there.'
+            )
+        self._raw_stats: dict[str, dict[str, float]] = json.loads(stats_path.read_text())
         self.files = [self.directory / f'{i}.hdf5' for i in self._partition_ids()]
         missing = [f.name for f in self.files if not f.is_file()]
         if missing:
@@ -370,15 +376,6 @@ class GeoBench(Dataset[dict[str, Tensor]]):
                 f'{PARTITION_SPLITS[split]!r} are missing from {self.directory}, '
                 f'e.g. {missing[:5]}.'
             )
-
-    @cached_property
-    def _raw_stats(self) -> dict[str, dict[str, float]]:
-        path = self.directory / 'band_stats.json'
-        if not path.is_file():
-            raise FileNotFoundError(
-                f'{path} is missing; GEO-Bench tasks ship per-band statistics there.'
-            )
-        return json.loads(path.read_text())
 
     @cached_property
     def source_bands(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ first, as the DEO evaluation does for its ViT baselines (PAPER.md §3.2).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -15,16 +16,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['FCN', 'ConvBNReLU', 'SiameseFusion', 'SimplePyramid', 'UPerNet']
+__all__ = ['FCN', 'ConvNormReLU', 'SiameseFusion', 'SimplePyramid', 'UPerNet']
+
+#: ``'batch'``: mmsegmentation's default. ``'group'``: for batches of one (OSCD's few regions),
+#: where BatchNorm cannot normalise UPerNet's 1×1 pooled branch.
+Norm = Literal['batch', 'group']
 
 
-class ConvBNReLU(nn.Sequential):
-    """Conv (no bias) + BatchNorm + ReLU: mmsegmentation's ``ConvModule`` default."""
+class ConvNormReLU(nn.Sequential):
+    """Conv (no bias) + BatchNorm or GroupNorm + ReLU: mmsegmentation's ``ConvModule``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 1, norm: Norm = 'batch'
+    ) -> None:
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(out_channels),
+            nn.BatchNorm2d(out_channels)
+            if norm == 'batch'
+            else nn.GroupNorm(math.gcd(32, out_channels), out_channels),
             nn.ReLU(inplace=True),
         )
 
@@ -42,6 +51,7 @@ class UPerNet(nn.Module):
         channels: Width of every internal map (512 in DEO's evaluation).
         pool_scales: Pyramid-pooling grid sizes on the coarsest map.
         dropout: Dropout before the classifier (mmsegmentation's 0.1).
+        norm: Normalisation of every conv block.
     """
 
     def __init__(
@@ -51,17 +61,18 @@ class UPerNet(nn.Module):
         channels: int = 512,
         pool_scales: Sequence[int] = (1, 2, 3, 6),
         dropout: float = 0.1,
+        norm: Norm = 'batch',
     ) -> None:
         super().__init__()
         *fine, coarse = in_channels
         self.ppm = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(scale), ConvBNReLU(coarse, channels))
+            nn.Sequential(nn.AdaptiveAvgPool2d(scale), ConvNormReLU(coarse, channels, 1, norm))
             for scale in pool_scales
         )
-        self.bottleneck = ConvBNReLU(coarse + len(pool_scales) * channels, channels, 3)
-        self.lateral = nn.ModuleList(ConvBNReLU(c, channels) for c in fine)
-        self.fpn = nn.ModuleList(ConvBNReLU(channels, channels, 3) for _ in fine)
-        self.fuse = ConvBNReLU(len(in_channels) * channels, channels, 3)
+        self.bottleneck = ConvNormReLU(coarse + len(pool_scales) * channels, channels, 3, norm)
+        self.lateral = nn.ModuleList(ConvNormReLU(c, channels, 1, norm) for c in fine)
+        self.fpn = nn.ModuleList(ConvNormReLU(channels, channels, 3, norm) for _ in fine)
+        self.fuse = ConvNormReLU(len(in_channels) * channels, channels, 3, norm)
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
 
@@ -89,14 +100,21 @@ class FCN(nn.Module):
         num_classes: Output channels.
         channels: Width of the internal maps.
         dropout: Dropout before the classifier.
+        norm: Normalisation of the conv blocks.
     """
 
     def __init__(
-        self, in_channels: Sequence[int], num_classes: int, channels: int = 256, dropout: float = 0.1
+        self,
+        in_channels: Sequence[int],
+        num_classes: int,
+        channels: int = 256,
+        dropout: float = 0.1,
+        norm: Norm = 'batch',
     ) -> None:
         super().__init__()
         self.convs = nn.Sequential(
-            ConvBNReLU(sum(in_channels), channels), ConvBNReLU(channels, channels, 3)
+            ConvNormReLU(sum(in_channels), channels, 1, norm),
+            ConvNormReLU(channels, channels, 3, norm),
         )
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(channels, num_classes, 1)

@@ -232,4 +232,3 @@ def _timm_model(name: str, weights: str | None, kwargs: dict[str, Any]) -> nn.Mo
     return timm.create_model(
         name, pretrained=True, pretrained_cfg_overlay={'file': str(path)}, **kwargs
     )
-

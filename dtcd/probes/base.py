@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -202,9 +202,7 @@ class BaseProbe(LightningModule, ABC):
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW, per-step warm-up + cosine; layer-decayed lr for a fine-tuned encoder."""
         hp = self.hparams
-        backbone_scales = (
-            {} if self.frozen else self.backbone.lr_scales(hp['layer_decay'])
-        )
+        backbone_scales = {} if self.frozen else self.backbone.lr_scales(hp['layer_decay'])
         groups: dict[tuple[float, bool], list[torch.nn.Parameter]] = {}
         for name, param in self.named_parameters():
             if not param.requires_grad:
@@ -225,7 +223,10 @@ class BaseProbe(LightningModule, ABC):
             final=hp['min_lr'] / hp['lr'],
         )
         scheduler = LambdaLR(optimizer, schedule)
-        return {'optimizer': optimizer, 'lr_scheduler': {'scheduler': scheduler, 'interval': 'step'}}
+        return {
+            'optimizer': optimizer,
+            'lr_scheduler': {'scheduler': scheduler, 'interval': 'step'},
+        }
 
     def configure_callbacks(self) -> list[Callback]:
         """Keep the best validation epoch: it is the one ``dtcd fit`` tests."""
@@ -242,15 +243,15 @@ class BaseProbe(LightningModule, ABC):
 
     # --- logging -----------------------------------------------------------------------------
 
-    def log_metrics(self, metrics: Mapping[str, Tensor], batch_size: int) -> None:
-        """Log scalars per epoch and per-class vectors as one scalar per class name."""
+    def log_metrics(self, metrics: Mapping[str, Tensor]) -> None:
+        """Log epoch-level torchmetrics results; a per-class vector becomes one scalar per class."""
         assert self.data is not None
         for name, value in metrics.items():
             if value.ndim == 0:
-                self.log(name, value, batch_size=batch_size, sync_dist=True)
+                self.log(name, value)
                 continue
             for class_name, item in zip(self.data.classes, value, strict=True):
-                self.log(f'{name}/{class_name}', item, batch_size=batch_size, sync_dist=True)
+                self.log(f'{name}/{class_name}', item)
 
     def on_test_end(self) -> None:
         """Write the test metrics to ``<log_dir>/test_metrics.json`` (sweeps read them)."""
@@ -265,10 +266,8 @@ class BaseProbe(LightningModule, ABC):
 
 
 def _schedule(step: int, total: int, warmup: int, final: float) -> float:
-    """LR factor of optimizer step ``step``: linear warm-up to 1, then cosine to ``final``."""
-    return warmup_cosine(step, total, warmup, 1.0, final)
+    """LR factor of optimizer step ``step`` (from 0): warm-up to 1, then cosine to ``final``.
 
-
-def metric_names(prefix: str, names: Sequence[str]) -> list[str]:
-    """``['val/acc', ...]`` style names."""
-    return [f'{prefix}/{n}' for n in names]
+    Shifted by one so the first step already learns (``warmup_cosine`` gives 0 at step 0).
+    """
+    return warmup_cosine(step + 1, total, warmup, 1.0, final)

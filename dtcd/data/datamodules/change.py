@@ -122,7 +122,7 @@ class OSCDDataModule(ChangeDataModule):
     Args:
         root: Folder holding the OSCD image and label folders.
         bands: Band order of the batches (``None``: OSCD's 13 bands).
-        input_size: Side of the random training crops (256 as in common OSCD practice).
+        input_size: Side of the random training crops (``None`` needs ``batch_size`` 1).
         val_fraction: Share of the train regions held out for validation (at least one).
         train_fraction: Share of the (remaining) train regions to use, seeded.
         seed: Seed of the low-data subset.
@@ -175,6 +175,10 @@ class OSCDDataModule(ChangeDataModule):
         )
         if not 0 < val_fraction < 1:
             raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')
+        if input_size is None and batch_size > 1:
+            raise ValueError(
+                'OSCD regions differ in size: set input_size (training crop side) or batch_size 1.'
+            )
         self.val_fraction = val_fraction
         self.val_batch_size = self.test_batch_size = 1  # regions differ in size
 

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from torch.utils.data import Dataset
 
 from dtcd.data.datamodules.downstream import DownstreamDataModule
-from dtcd.data.geobench import GeoBench
+from dtcd.data.datamodules.layout import DatasetLayoutError
+from dtcd.data.geobench import GeoBench, Split
 
 
 class GeoBenchDataModule(DownstreamDataModule):
@@ -46,7 +47,7 @@ class GeoBenchDataModule(DownstreamDataModule):
         input_size: int | Literal['paper'] | None = 'paper',
         **kwargs: Any,
     ) -> None:
-        probe = GeoBench(root, task, 'train', partition)
+        probe = _open(root, task, 'train', partition)
         self.geobench_task, self.partition = task, partition
         self.task = probe.spec.kind
         self.classes = probe.spec.classes
@@ -59,4 +60,14 @@ class GeoBenchDataModule(DownstreamDataModule):
         self, split: Literal['train', 'val', 'test'], transforms: Callable
     ) -> Dataset:
         """The ``split`` of the chosen partition."""
-        return GeoBench(self.root, self.geobench_task, split, self.partition, transforms)
+        return _open(self.root, self.geobench_task, split, self.partition, transforms)
+
+
+def _open(
+    root: str, task: str, split: Split, partition: str, transforms: Callable | None = None
+) -> GeoBench:
+    """The GEO-Bench split, with missing files reported as dtcd's :class:`DatasetLayoutError`."""
+    try:
+        return GeoBench(root, task, split, partition, transforms)
+    except FileNotFoundError as error:
+        raise DatasetLayoutError(str(error)) from error

@@ -23,6 +23,7 @@ from torchvision.transforms import Compose
 
 from dtcd.bands import RGB
 from dtcd.data.datamodules.downstream import DownstreamDataModule
+from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.segmentation_datasets import Sen1Floods11
 
 Split = Literal['train', 'val', 'test']
@@ -40,16 +41,20 @@ class SpaceNet1DataModule(DownstreamDataModule):
     the first tiles of the training part (10 %: the first 499), not a random draw. TorchGeo
     resamples every chip to 406 × 439 and rasterises the GeoJSON footprints (0 background,
     1 building). Statistics are computed on the training split.
-
-    Layout (``root/SN1_buildings/train/``, from ``s3://spacenet-dataset/spacenet/SN1_buildings``)::
-
-        3band/3band_AOI_1_RIO_img<n>.tif
-        geojson/Geo_AOI_1_RIO_img<n>.geojson
     """
 
     task = 'segmentation'
     dataset_bands = RGB
     classes = ('background', 'building')
+    layout = DatasetLayout(
+        'SpaceNet 1',
+        's3://spacenet-dataset/spacenet/SN1_buildings/tarballs/ '
+        '(SN1_buildings_train_AOI_1_Rio_3band.tar.gz, ..._geojson_buildings.tar.gz)',
+        """
+        SN1_buildings/train/3band/3band_AOI_1_RIO_img<n>.tif      8-bit RGB GeoTIFF
+        SN1_buildings/train/geojson/Geo_AOI_1_RIO_img<n>.geojson  building footprints
+        """,
+    )
     #: The paper's tile counts: train, validation, total.
     paper_split: tuple[int, int, int] = (4999, 1000, 6940)
 
@@ -65,13 +70,7 @@ class SpaceNet1DataModule(DownstreamDataModule):
             for name, glob in (('3band', '*.tif'), ('geojson', '*.geojson'))
         }
         if not all(counts.values()):
-            raise FileNotFoundError(
-                f'SpaceNet 1 not found: {folder} holds {counts} files. dtcd expects the extracted '
-                'SN1_buildings_train_AOI_1_Rio_{3band,geojson_buildings}.tar.gz from '
-                's3://spacenet-dataset/spacenet/SN1_buildings/tarballs/ as '
-                f'{folder}/3band/3band_AOI_1_RIO_img<n>.tif and '
-                f'{folder}/geojson/Geo_AOI_1_RIO_img<n>.geojson.'
-            )
+            raise self.layout.error(self.root, f'file counts {counts} in {folder}')
         dataset = SpaceNet1(root=self.root, split='train', image='3band', transforms=transforms)
         return Subset(dataset, self._split_ranges(len(dataset))[split])
 
@@ -106,6 +105,15 @@ class Sen1Floods11DataModule(DownstreamDataModule):
     dataset_bands = Sen1Floods11.all_band_names
     classes = Sen1Floods11.classes
     ignore_index = Sen1Floods11.ignore_index
+    layout = DatasetLayout(
+        'Sen1Floods11',
+        'gs://sen1floods11 (https://github.com/cloudtostreet/Sen1Floods11)',
+        """
+        v1.1/data/flood_events/HandLabeled/S2Hand/<Country>_<id>_S2Hand.tif        13 bands
+        v1.1/data/flood_events/HandLabeled/LabelHand/<Country>_<id>_LabelHand.tif  -1/0/1
+        v1.1/splits/flood_handlabeled/flood_{train,valid,test}_data.csv
+        """,
+    )
 
     def __init__(self, root: str = 'data', input_size: int | None = 512, **kwargs: Any) -> None:
         """Args: see :class:`DownstreamDataModule`; ``input_size`` defaults to the paper's 512."""
@@ -113,6 +121,8 @@ class Sen1Floods11DataModule(DownstreamDataModule):
 
     def build_dataset(self, split: Split, transforms: Callable) -> Dataset:
         """The official ``split`` CSV."""
+        csv = Sen1Floods11.split_dir / f'flood_{Sen1Floods11.splits[split]}_data.csv'
+        self.layout.require(self.root, [str(csv)])
         return Sen1Floods11(root=self.root, split=split, transforms=transforms)
 
 
@@ -135,18 +145,21 @@ class PASTISDataModule(DownstreamDataModule):
     reindexing. 20 classes as in TorchGeo's ``PASTIS`` (0 background … 18 sorghum, 19 void); the
     void label (parcels mostly outside their patch) is ``ignore_index``. Folds 1–3 train, 4
     validation, 5 test by default. Statistics are computed on the training split.
-
-    Layout (TorchGeo's, the extracted ``PASTIS-R.zip`` from https://zenodo.org/records/5735646)::
-
-        <root>/PASTIS-R/metadata.geojson       one feature per patch: ID_PATCH, Fold (1–5), …
-        <root>/PASTIS-R/DATA_S2/S2_<ID_PATCH>.npy          int16 [T, 10, 128, 128]
-        <root>/PASTIS-R/ANNOTATIONS/TARGET_<ID_PATCH>.npy  [3, 128, 128]; channel 0 = class
     """
 
     task = 'segmentation'
     dataset_bands = PASTIS_S2
     classes = tuple(PASTIS.classes)
     ignore_index = 19
+    layout = DatasetLayout(
+        'PASTIS',
+        'https://zenodo.org/records/5735646 (PASTIS-R.zip; TorchGeo reads its PASTIS-R/ folder)',
+        """
+        PASTIS-R/metadata.geojson                one feature per patch: ID_PATCH, Fold (1-5)
+        PASTIS-R/DATA_S2/S2_<ID_PATCH>.npy       int16 [T, 10, 128, 128]
+        PASTIS-R/ANNOTATIONS/TARGET_<ID_PATCH>.npy  [3, 128, 128]; channel 0 = class
+        """,
+    )
 
     def __init__(
         self,
@@ -167,16 +180,10 @@ class PASTISDataModule(DownstreamDataModule):
 
     def build_dataset(self, split: Split, transforms: Callable) -> Dataset:
         """The patches of ``split``'s folds, as temporal medians."""
-        folder = Path(self.root, PASTIS.directory)
-        expected = [folder / 'metadata.geojson', folder / 'DATA_S2', folder / 'ANNOTATIONS']
-        missing = [str(p) for p in expected if not p.exists()]
-        if missing:
-            raise FileNotFoundError(
-                f"PASTIS not found: {missing} missing. dtcd reads TorchGeo's layout, the "
-                'extracted PASTIS-R.zip (https://zenodo.org/records/5735646): '
-                f'{folder}/metadata.geojson, {folder}/DATA_S2/S2_<id>.npy and '
-                f'{folder}/ANNOTATIONS/TARGET_<id>.npy.'
-            )
+        folder = PASTIS.directory
+        self.layout.require(
+            self.root, [f'{folder}/metadata.geojson', f'{folder}/DATA_S2', f'{folder}/ANNOTATIONS']
+        )
         return PASTIS(
             root=self.root,
             folds=self.folds[split],

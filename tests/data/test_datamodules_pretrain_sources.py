@@ -1,0 +1,88 @@
+"""SSL4EO-S12 and DEO HDF5 pretraining DataModules on fake copies in the real layouts."""
+
+from pathlib import Path
+
+import h5py
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from dtcd.bands import DEO10, S2_L1C_13, MissingBandError, band_indices
+from dtcd.data import DEOHDF5
+from dtcd.data.datamodules import DatasetLayoutError, HDF5PretrainDataModule, SSL4EOS12DataModule
+from tests.data.batch_checker import BatchChecker, codes_arg, fit
+from tests.data.fake import deo_hdf5, ssl4eo_s12
+from tests.data.fake.codes import CODES
+
+
+@pytest.fixture(scope='module')
+def ssl4eo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp('ssl4eo')
+    ssl4eo_s12.write(root, split='s2c', locations=3)
+    return ssl4eo_s12.write(root, seed=1, split='s2a', locations=2)
+
+
+def test_ssl4eo_fit_seasons_become_samples(ssl4eo_root: Path, tmp_path: Path) -> None:
+    seen = fit('ssl4eo_s12', ssl4eo_root, tmp_path, *codes_arg(CODES))
+    assert [s['image'] for s in seen] == [(4, 10, 264, 264), (4, 10, 264, 264)]
+
+
+def test_ssl4eo_counts_locations_and_orders_seasons(ssl4eo_root: Path) -> None:
+    dm = SSL4EOS12DataModule(str(ssl4eo_root), 's2a', seasons=4, val_fraction=0.5, batch_size=4)
+    dm.setup('fit')
+    assert len(dm.train_dataset) + len(dm.val_dataset) == 2  # not TorchGeo's 251079
+    batch = dm.aug(next(iter(dm.train_dataloader())))  # one location, its 4 seasons
+    assert batch['image'].shape == (4, 10, 264, 264) and dm.bands == DEO10
+    mean, std = dm.mean[:1], dm.std[:1]  # B04 is DEO10's first band
+    b04 = torch.cat([BatchChecker.raw_medians(im[:1], mean, std) for im in batch['image']])
+    season = ((b04 - CODES['B04']) // ssl4eo_s12.SEASON_STEP).tolist()
+    assert season == [0, 1, 2, 3]  # date order, whatever order TorchGeo drew them in
+
+
+def test_ssl4eo_errors(ssl4eo_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(MissingBandError, match='B10'):
+        SSL4EOS12DataModule(str(ssl4eo_root), 's2a', bands=['B04', 'B10'])
+    with pytest.raises(ValueError, match='multiple of seasons'):
+        SSL4EOS12DataModule(str(ssl4eo_root), seasons=4, batch_size=6)
+    with pytest.raises(DatasetLayoutError, match=r'(?s)SSL4EO-S12.*zhu-xlab'):
+        SSL4EOS12DataModule(str(tmp_path)).setup('fit')
+
+
+@pytest.mark.parametrize('layout', ['nchw', 'nhwc'])
+def test_hdf5_layouts_and_limit(layout: str, tmp_path: Path) -> None:
+    path = deo_hdf5.write(tmp_path, layout=layout)
+    full = DEOHDF5(path, layout=layout)
+    assert len(full) == deo_hdf5.COUNT
+    image = full[0]['image']
+    assert image.shape == (10, 32, 32) and image.dtype == torch.float32
+    medians = image.flatten(1).median(dim=1).values
+    assert all(0 <= m - CODES[b] < 20 for b, m in zip(DEO10, medians.tolist(), strict=True))
+    subset = DEOHDF5(path, layout=layout, limit=5, seed=3)
+    assert len(subset) == 5 and subset.indices == sorted(set(subset.indices))
+    assert subset.indices == DEOHDF5(path, layout=layout, limit=5, seed=3).indices  # seeded
+    with pytest.raises(ValueError, match='needs 4 axes with that many channels'):
+        DEOHDF5(path, layout='nhwc' if layout == 'nchw' else 'nchw')
+
+
+def test_hdf5_workers_open_their_own_file(tmp_path: Path) -> None:
+    dataset = DEOHDF5(deo_hdf5.write(tmp_path))
+    dataset[0]  # the main process opens its handle first
+    loader = DataLoader(dataset, batch_size=3, num_workers=2)
+    images = torch.cat([batch['image'] for batch in loader])
+    assert images.shape == (deo_hdf5.COUNT, 10, 32, 32)
+    with h5py.File(tmp_path / 'fmow_sentinel.h5') as f:
+        tile = torch.from_numpy(f['images'][7].astype('float32'))
+    assert torch.equal(images[7], tile[band_indices(S2_L1C_13, DEO10)])
+
+
+def test_hdf5_fit_with_two_workers(tmp_path: Path) -> None:
+    path = deo_hdf5.write(tmp_path / 'data')
+    seen = fit('deo_hdf5', path, tmp_path, *codes_arg(CODES), '--data.init_args.limit', '8')
+    assert [s['image'] for s in seen] == [(4, 10, 32, 32), (1, 10, 32, 32)]
+
+
+def test_hdf5_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetLayoutError, match=r"(?s)'images'.*fMoW-Sentinel"):
+        HDF5PretrainDataModule(str(tmp_path / 'missing.h5')).setup('fit')
+    with pytest.raises(MissingBandError, match='B10'):
+        HDF5PretrainDataModule(str(tmp_path), file_bands='s2_l2a', bands=['B04', 'B10'])
