@@ -1,4 +1,4 @@
-"""The ``dtcd`` command: LightningCLI verbs plus dtcd's own (``synth``).
+"""The ``dtcd`` command: LightningCLI verbs plus dtcd's own (``synth``, ``export``, ``sweep``).
 
 ``dtcd fit|validate|test|predict --config FILE`` are LightningCLI subcommands in subclass mode, so a
 YAML file names its model and data by ``class_path``. Extra verbs are plain ``argparse`` programs
@@ -53,9 +53,17 @@ def _export(argv: Sequence[str]) -> None:
     print(f'wrote {export_backbone(args.checkpoint, args.out, prefix=args.prefix)}')
 
 
+def _sweep(argv: Sequence[str]) -> None:
+    """``dtcd sweep``: evaluate backbones x probe configs, resumably (see :mod:`dtcd.sweep`)."""
+    from dtcd.sweep import main as sweep_main
+
+    sweep_main(argv)
+
+
 EXTRA_VERBS: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     'synth': (_synth, 'Generate SynthEO synthetic Sentinel-2 datasets (no download).'),
     'export': (_export, "Export a checkpoint's student backbone to .safetensors."),
+    'sweep': (_sweep, 'Evaluate backbones x probe configs x seeds; tables and plots.'),
 }
 
 

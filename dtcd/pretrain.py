@@ -19,7 +19,7 @@ from torch.optim import AdamW, Optimizer
 
 from dtcd import rng
 from dtcd.augment import MultiCrop, MultiCropViews
-from dtcd.bands import reindex
+from dtcd.bands import band_indices, reindex
 from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
 from dtcd.distill.schedules import cosine, warmup_cosine
 from dtcd.models import MultiStemSwin
@@ -28,6 +28,10 @@ from dtcd.monitor import effective_rank, embedding_std, pca_image
 
 class NonFiniteLossError(FloatingPointError):
     """A loss term became NaN or infinite."""
+
+
+class NonFiniteWeightsError(FloatingPointError):
+    """A weight became NaN or infinite; saving it would overwrite the last good checkpoint."""
 
 
 class DistillationModule(LightningModule):
@@ -48,6 +52,11 @@ class DistillationModule(LightningModule):
         clip_grad: Per-parameter gradient-norm clip (DINO style); 0 disables it.
         betas: AdamW betas.
         nonfinite: On a NaN / Inf loss, ``'raise'`` (stop, naming the term) or ``'skip'`` the step.
+        finite_check_every_n_steps: How often training checks input pixels and the loss for NaN /
+            Inf. Each check makes the host wait for the device (a GPU stall), so ``None`` checks
+            on the first step and on the steps Lightning writes logs (it waits there anyway);
+            ``1`` checks every step, as ``nonfinite: skip`` always does (it must decide before
+            stepping). Non-finite weights are never checkpointed either way.
         image_log_every_n_steps: Log PCA maps of student vs teacher patch features this often
             (0 disables).
     """
@@ -66,6 +75,7 @@ class DistillationModule(LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         nonfinite: Literal['raise', 'skip'] = 'raise',
         image_log_every_n_steps: int = 0,
+        finite_check_every_n_steps: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=['student', 'teachers', 'multicrop'])
@@ -89,6 +99,7 @@ class DistillationModule(LightningModule):
             raise ValueError('Only one teacher may mask the global views (they share one pass).')
         self.masker = maskers[0] if maskers else None
         self._fixed_batch: Tensor | None = None
+        self._restored_rng_ranks = 0  # ranks whose generator states the resumed checkpoint held
 
     # ----------------------------------------------------------------------------- forward
     def progress(self) -> float:
@@ -104,7 +115,7 @@ class DistillationModule(LightningModule):
         outputs: StudentOutputs = {}
         for stem, group in self.passes:
             crops = views.local_views if group == 'local' else views.global_views
-            x = reindex(crops.flatten(0, 1), bands, self.student.bands[stem])
+            x = _select_bands(crops.flatten(0, 1), bands, self.student.bands[stem])
             if group == 'global_masked':
                 token = self.masker.mask_token  # type: ignore[union-attr]
                 features = self.student.forward_features(x, stem, views.masks, token)
@@ -116,10 +127,11 @@ class DistillationModule(LightningModule):
         return outputs
 
     def compute_losses(
-        self, images: Tensor, progress: float
+        self, images: Tensor, progress: float, check_input: bool = True
     ) -> tuple[Tensor, dict[str, Tensor], StudentOutputs]:
         """Total loss, every named term, and the student outputs for one batch of images."""
-        self._check_finite_input(images)
+        if check_input:
+            self._check_finite_input(images)
         views = self.multicrop(images)
         if self.masker is not None:
             views.masks = self.masker.sample_masks(views)
@@ -139,11 +151,22 @@ class DistillationModule(LightningModule):
         """Multi-crop, student and teachers, weighted loss; logs every term."""
         images = batch['image']
         progress = self.progress()
-        total, terms, outputs = self.compute_losses(images, progress)
-        if not torch.isfinite(total):
+        check = self._finite_check_due()
+        if check:
+            self._check_finite_input(images)
+        total, terms, outputs = self.compute_losses(images, progress, check_input=False)
+        if check and not torch.isfinite(total):
             bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+            every = self.hparams.get('finite_check_every_n_steps')
+            since = (
+                ''
+                if every == 1 or self.hparams['nonfinite'] == 'skip' or self._trainer is None
+                else ' (checked on the first and the logging steps only, so it may have turned '
+                'non-finite a few steps earlier; set `finite_check_every_n_steps: 1` to find the '
+                'first one)'
+            )
             message = (
-                f'Non-finite loss at step {self.global_step} (batch {batch_idx}): {bad}. '
+                f'Non-finite loss at step {self.global_step} (batch {batch_idx}): {bad}{since}. '
                 'Lower the learning rate, use bf16 instead of fp16, or check the data for '
                 'NaN / Inf pixels; set `nonfinite: skip` to skip such steps.'
             )
@@ -166,6 +189,15 @@ class DistillationModule(LightningModule):
             batch_size=batch['image'].shape[0],
             sync_dist=True,
         )
+
+    def _finite_check_due(self) -> bool:
+        """Whether this training step checks for NaN / Inf (each check stalls a GPU)."""
+        every = self.hparams.get('finite_check_every_n_steps')
+        if self._trainer is None or self.hparams['nonfinite'] == 'skip' or self.global_step == 0:
+            return True
+        if every is None:
+            return self._should_log_now()
+        return every <= 1 or self.global_step % every == 0
 
     def _check_finite_input(self, images: Tensor) -> None:
         if not torch.isfinite(images).all():
@@ -191,7 +223,11 @@ class DistillationModule(LightningModule):
             {'params': decay, 'weight_decay': self.hparams['weight_decay'][0], 'apply_wd': True},
             {'params': no_decay, 'weight_decay': 0.0, 'apply_wd': False},
         ]
-        return AdamW(groups, lr=self.peak_lr(), betas=tuple(self.hparams['betas']))
+        # One fused kernel per step instead of a loop over ~200 tensors (PAPER.md §2.9: fused).
+        fused = all(p.device.type in _FUSED_DEVICES for p in decay + no_decay)
+        return AdamW(
+            groups, lr=self.peak_lr(), betas=tuple(self.hparams['betas']), fused=fused or None
+        )
 
     def peak_lr(self) -> float:
         """``lr × global batch / lr_reference_batch`` (the DINO scaling rule)."""
@@ -222,7 +258,9 @@ class DistillationModule(LightningModule):
                 group['weight_decay'] = weight_decay
         for teacher in self.teachers:
             teacher.before_optimizer_step(self.progress())
-        self.log_dict({'schedule/lr': lr, 'schedule/weight_decay': weight_decay})
+        # Logging a float copies it to the device, a blocking copy on CUDA: only when written.
+        if self._should_log_now():
+            self.log_dict({'schedule/lr': lr, 'schedule/weight_decay': weight_decay})
 
     def configure_gradient_clipping(
         self,
@@ -242,29 +280,61 @@ class DistillationModule(LightningModule):
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         if not grads:
             return
-        norms = torch._foreach_norm(grads)
-        factors = [(clip / (n + 1e-6)).clamp(max=1.0) for n in norms]
-        torch._foreach_mul_(grads, factors)
+        # Three kernels for all gradients instead of two per gradient; no host round trip.
+        norms = torch.stack(torch._foreach_norm(grads))
+        factors = (clip / (norms + 1e-6)).clamp(max=1.0)
+        torch._foreach_mul_(grads, list(factors.unbind()))
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """Step, then update every teacher once (EMA, centers) with the new student."""
         step = self.global_step  # index of the step being taken
         super().optimizer_step(*args, **kwargs)
         progress = min(step / max(int(self.trainer.estimated_stepping_batches), 1), 1.0)
+        log = self._should_log_now()
         for teacher in self.teachers:
             teacher.update(self.student, progress)
-            if hasattr(teacher, 'current_momentum'):
+            if log and hasattr(teacher, 'current_momentum'):
                 self.log(f'schedule/{teacher.name}_momentum', teacher.current_momentum(progress))
 
     # ------------------------------------------------------------------------------ resume
+    def on_fit_start(self) -> None:
+        """Give each rank its own crops and masks: Lightning seeds every rank alike.
+
+        Runs after :meth:`on_load_checkpoint`, so a resumed run keeps the restored states.
+        """
+        restored, self._restored_rng_ranks = self._restored_rng_ranks, 0
+        world = self.trainer.world_size
+        if world > 1 and restored != world:
+            rng.offset_by_rank(self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep every rank's generator states, so resuming draws the same crops and masks."""
+        """Refuse non-finite weights; keep every rank's generator states for an exact resume."""
+        tensors = {k: v for k, v in checkpoint['state_dict'].items() if _is_float_tensor(v)}
+        if tensors and not torch.stack([v.isfinite().all() for v in tensors.values()]).all():
+            bad = [k for k, v in tensors.items() if not v.isfinite().all()]
+            raise NonFiniteWeightsError(
+                f'Non-finite weights at step {self.global_step}: {bad[:8]}; not saving them over '
+                'the last good checkpoint. Resume from it with a lower learning rate or bf16.'
+            )
         checkpoint['dtcd_rng_states'] = rng.gather()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore this rank's generator states when the checkpoint has them."""
+        """Refuse another student architecture; restore this rank's generator states."""
+        saved = (checkpoint.get('hyper_parameters') or {}).get('student')
+        ours = self.student.config()
+        if isinstance(saved, dict):
+            differ = {k: (saved.get(k), ours[k]) for k in _ARCH_KEYS if saved.get(k) != ours[k]}
+            if differ:
+                raise ValueError(
+                    'The checkpoint holds another student architecture, (checkpoint, now): '
+                    f'{differ}. Resume with the config the run was started with (its config.yaml '
+                    'beside the logs), or start a new run initialised from the weights with '
+                    '`MultiStemSwin.from_pretrained`.'
+                )
         if 'dtcd_rng_states' in checkpoint:
-            rng.restore(checkpoint['dtcd_rng_states'], self.global_rank)
+            states = checkpoint['dtcd_rng_states']
+            rng.restore(states, self.global_rank)
+            self._restored_rng_ranks = len(states)
 
     # ----------------------------------------------------------------------------- logging
     def _should_log_now(self) -> bool:
@@ -315,3 +385,28 @@ class DistillationModule(LightningModule):
             ]
             grid = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)
             experiment.add_image(f'pca/{teacher.name}_student_vs_teacher', grid, self.global_step)
+
+
+#: Student settings that shape the checkpoint's tensors (drop-path rate does not).
+_ARCH_KEYS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'stems')
+
+
+#: Devices with a fused AdamW kernel (torch >= 2.4 has CPU and CUDA).
+_FUSED_DEVICES = ('cuda', 'cpu', 'xpu', 'mps')
+
+
+def _select_bands(x: Tensor, source: Sequence[str], target: Sequence[str]) -> Tensor:
+    """``reindex`` on dim 1, as a view when the bands are consecutive (RGB first in DEO10).
+
+    Avoids the band copy and the index tensor built per call, a blocking host-to-device copy on
+    CUDA.
+    """
+    indices = band_indices(source, target)
+    start = indices[0]
+    if indices == list(range(start, start + len(indices))):
+        return x[:, start : start + len(indices)]
+    return reindex(x, source, target, dim=1)
+
+
+def _is_float_tensor(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.is_floating_point()

@@ -50,3 +50,15 @@ def restore(states: list[dict[str, Any]], rank: int) -> None:
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])
+
+
+def offset_by_rank(rank: int) -> None:
+    """Reseed the global generators with ``initial seed + rank``, as DINO does per process.
+
+    Lightning's ``seed_everything`` gives every rank the same seed, so without this each rank
+    would draw the same crop boxes, flips and masks for its different images.
+    """
+    seed = (torch.initial_seed() + rank) % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

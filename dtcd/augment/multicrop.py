@@ -116,7 +116,8 @@ def crop_resize(
     out = F.grid_sample(
         images, grid.to(images.dtype), mode=mode, padding_mode='border', align_corners=False
     )  # [B, C, K·size, size]
-    return out.view(batch, -1, num_crops, size, size).permute(2, 0, 1, 3, 4)
+    # One copy to view-major memory, so flattening views (photometric ops, student passes) is free.
+    return out.view(batch, -1, num_crops, size, size).permute(2, 0, 1, 3, 4).contiguous()
 
 
 class MultiCrop(nn.Module):
@@ -179,6 +180,10 @@ class MultiCrop(nn.Module):
             raise ValueError('MultiCrop needs at least one global crop (the teachers see them).')
         self.bands = resolve_bands(bands)
         self.rgb_index = band_indices(self.bands, resolve_bands(list(rgb_bands)))
+        start = self.rgb_index[0]
+        consecutive = self.rgb_index == list(range(start, start + 3))
+        # A slice is a view (DEO10 starts with R, G, B); a list index gathers a copy.
+        self._rgb: slice | list[int] = slice(start, start + 3) if consecutive else self.rgb_index
         default_mean, default_std = FMOW_SENTINEL_DEO10.tensors(RGB)
         mean = torch.tensor(rgb_mean) if rgb_mean is not None else default_mean
         std = torch.tensor(rgb_std) if rgb_std is not None else default_std
@@ -213,14 +218,12 @@ class MultiCrop(nn.Module):
         images = images.float()
         global_views = self._crops(images, self.num_global, self.global_size, self.global_scale)
         for g in range(self.num_global):
-            global_views[g] = self._photometric(
+            self._photometric(
                 global_views[g], _pick(self.global_blur_p, g), _pick(self.global_solarize_p, g)
             )
         if self.num_local:
             local_views = self._crops(images, self.num_local, self.local_size, self.local_scale)
-            local_views = self._photometric(
-                local_views.flatten(0, 1), self.local_blur_p, 0.0
-            ).view_as(local_views)
+            self._photometric(local_views.flatten(0, 1), self.local_blur_p, 0.0)
         else:
             local_views = images.new_zeros(0, *images.shape[:2], self.local_size, self.local_size)
         return MultiCropViews(global_views, local_views)
@@ -232,8 +235,8 @@ class MultiCrop(nn.Module):
         return crop_resize(images, boxes.view(count, batch, 4), flips, size, self.interpolation)
 
     def _photometric(self, crops: Tensor, blur_p: float, solarize_p: float) -> Tensor:
-        """Augment the RGB bands of ``crops`` ``[N, C, h, w]`` and return the recombined crops."""
-        index = self.rgb_index
+        """Augment the RGB bands of ``crops`` ``[N, C, h, w]`` in place (fresh crops, no copy)."""
+        index = self._rgb
         rgb = crops[:, index] * self.rgb_std + self.rgb_mean
         peak = rgb.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
         rgb = (rgb / peak).clamp(0, 1)
@@ -243,9 +246,8 @@ class MultiCrop(nn.Module):
             rgb = random_gaussian_blur(rgb, blur_p, self.blur_kernel_size, self.blur_sigma)
             if solarize_p > 0:
                 rgb = random_solarize(rgb, solarize_p)
-        out = crops.clone()
-        out[:, index] = (rgb - self.rgb_mean) / self.rgb_std
-        return out
+        crops[:, index] = (rgb - self.rgb_mean) / self.rgb_std
+        return crops
 
 
 def _pick(values: Sequence[float], index: int) -> float:

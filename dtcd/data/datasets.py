@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,9 +31,24 @@ __all__ = ['DEOHDF5', 'PairedMSRGB', 'SynthEOSegmentation']
 Transforms = Callable[[dict[str, Tensor]], dict[str, Tensor]]
 
 
+@contextmanager
+def _reading(path: str | Path) -> Iterator[None]:
+    """Name the whole path and the fix when a file cannot be read (GDAL names only its basename).
+
+    The error keeps its type (``RasterioIOError``, PIL's ``UnidentifiedImageError``, ...).
+    """
+    try:
+        yield
+    except (rasterio.errors.RasterioError, OSError) as err:
+        raise type(err)(
+            f'Cannot read {path}: {err}. The file is truncated or corrupt (an interrupted '
+            'download or copy?): download, copy or generate it again.'
+        ) from err
+
+
 def _read_bands(path: str | Path, fallback: Sequence[str]) -> tuple[Tensor, tuple[str, ...]]:
     """A GeoTIFF as float32 [C, H, W] and its band names (band descriptions, else ``fallback``)."""
-    with rasterio.open(path) as src:
+    with _reading(path), rasterio.open(path) as src:
         array = src.read().astype(np.float32)
         names = tuple(src.descriptions)
     if any(name is None for name in names):
@@ -88,7 +104,7 @@ class SynthEOSegmentation(NonGeoDataset):
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         """``{'image': float32 [C, H, W], 'mask': int64 [H, W]}``."""
         image, names = _read_bands(self.images[index], self.all_band_names)
-        with rasterio.open(self.masks[index]) as src:
+        with _reading(self.masks[index]), rasterio.open(self.masks[index]) as src:
             mask = torch.from_numpy(src.read(1).astype(np.int64))
         sample = {'image': reindex(image, names, self.bands), 'mask': mask}
         if self.transforms is not None:
@@ -150,7 +166,8 @@ class PairedMSRGB(NonGeoDataset):
 
     def _load_hr(self, relative: str) -> Tensor:
         """The HR RGB as float32 [3, kH, kW] in Sentinel-2 digital numbers."""
-        with Image.open(os.path.join(self.root, relative)) as img:
+        path = os.path.join(self.root, relative)
+        with _reading(path), Image.open(path) as img:
             rgb = np.asarray(img.convert('RGB'), dtype=np.float32)
         return torch.from_numpy(rgb).permute(2, 0, 1) * (HR_RGB_FULL_SCALE_DN / 255)
 

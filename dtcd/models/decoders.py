@@ -33,9 +33,14 @@ class ConvNormReLU(nn.Sequential):
             nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
             nn.BatchNorm2d(out_channels)
             if norm == 'batch'
-            else nn.GroupNorm(math.gcd(32, out_channels), out_channels),
+            else nn.GroupNorm(_groups(out_channels), out_channels),
             nn.ReLU(inplace=True),
         )
+
+
+def _groups(channels: int) -> int:
+    """Up to 32 groups (the GroupNorm paper's), of at least 2 channels for 1×1 pooled maps."""
+    return math.gcd(32, max(channels // 2, 1))
 
 
 def _resize(x: Tensor, size: Sequence[int]) -> Tensor:

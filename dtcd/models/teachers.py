@@ -172,6 +172,13 @@ class FrozenTeacher(nn.Module):
             x: ``[B, C, H, W]`` batch whose channels are ``bands``.
             bands: Band names of ``x``'s channels; the teacher picks its RGB from them by name.
         """
+        size, patch = tuple(x.shape[-2:]), self.patch_size
+        if size[0] % patch or size[1] % patch:
+            raise ValueError(
+                f'{self.model_name} takes images whose sides are multiples of its patch size '
+                f'{patch}, got {size[0]}x{size[1]}: set the MultiCrop global_size to a multiple '
+                f'of {patch} (e.g. {patch * max(1, round(size[0] / patch))}).'
+            )
         rgb = x[:, band_indices(bands, self.rgb_bands)]
         rgb = rgb * self.scale + self.shift
         outputs = self._model.forward_intermediates(
@@ -205,7 +212,9 @@ class FrozenTeacher(nn.Module):
             raise RuntimeError(
                 f'The checkpoint was trained with teacher weights {state.get("weights_path")} '
                 f'(sha256 {state.get("weights_sha256")}), but this teacher has '
-                f'{self.weights_path} (sha256 {self.weights_sha256}).'
+                f"{self.weights_path} (sha256 {self.weights_sha256}). Point the teacher's "
+                '`weights` at the file the run was trained with, or start a new run instead of '
+                'resuming this one.'
             )
 
     def extra_repr(self) -> str:

@@ -136,7 +136,7 @@ class BaseProbe(LightningModule, ABC):
     # --- building ------------------------------------------------------------------------------
 
     def build(self, data: ProbeData) -> None:
-        """Build backbone, head, loss and metrics for ``data`` (once)."""
+        """Build backbone, head, loss and metrics for ``data``."""
         if data.task not in self.tasks:
             raise ValueError(
                 f'{type(self).__name__} reads {list(self.tasks)} data, but the DataModule is '

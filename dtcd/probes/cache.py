@@ -11,6 +11,7 @@ every input new, which the owner detects from the hit rate and then stops cachin
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 
 import torch
@@ -24,8 +25,8 @@ class FeatureCache:
 
     def __init__(self) -> None:
         self.store: dict[bytes, Tensor] = {}
-        self.hits = 0
-        self.misses = 0
+        self.hits: Counter[str] = Counter()
+        self.misses: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self.store)
@@ -40,26 +41,32 @@ class FeatureCache:
             for row in host.flatten(1).view(torch.uint8)
         ]
 
-    def __call__(self, images: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
-        """Features of ``images``, computing (as one sub-batch) only those not seen before."""
+    def __call__(
+        self, images: Tensor, compute: Callable[[Tensor], Tensor], split: str = 'train'
+    ) -> Tensor:
+        """Features of ``images``, computing (as one sub-batch) only those not seen before.
+
+        ``split`` only labels the hit counts: training and evaluation inputs repeat differently.
+        """
         keys = self.keys(images)
         missing = [i for i, key in enumerate(keys) if key not in self.store]
         if missing:
             fresh = compute(images[missing]).detach()
             for i, features in zip(missing, fresh, strict=True):
                 self.store[keys[i]] = features
-        self.hits += len(keys) - len(missing)
-        self.misses += len(missing)
+        self.hits[split] += len(keys) - len(missing)
+        self.misses[split] += len(missing)
         return torch.stack([self.store[key] for key in keys])
 
-    def hit_rate(self) -> float:
-        """Share of lookups answered from the store since the last :meth:`reset_counts`."""
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
+    def hit_rate(self, split: str = 'train') -> float:
+        """Share of ``split`` lookups answered from the store since :meth:`reset_counts`."""
+        total = self.hits[split] + self.misses[split]
+        return self.hits[split] / total if total else 0.0
 
     def reset_counts(self) -> None:
         """Start counting hits afresh (once per epoch)."""
-        self.hits = self.misses = 0
+        self.hits.clear()
+        self.misses.clear()
 
     def clear(self) -> None:
         """Drop every stored feature."""

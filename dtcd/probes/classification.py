@@ -138,7 +138,9 @@ class ClassificationProbe(BaseProbe):
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
                 return self.backbone.pooled(batch, self.hparams['pool'])
 
-        return compute(x) if self.cache is None else self.cache(x, compute)
+        if self.cache is None:
+            return compute(x)
+        return self.cache(x, compute, 'train' if self.training else 'eval')
 
     def forward(self, image: Tensor) -> Tensor:
         """Logits ``[B, num_classes]``."""

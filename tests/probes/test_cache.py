@@ -19,8 +19,10 @@ def test_cache_computes_each_distinct_input_once() -> None:
 
     a, b = torch.randn(3, 2, 4, 4), torch.randn(2, 2, 4, 4)
     first = cache(a, compute)
-    mixed = cache(torch.cat([b, a[:1]]), compute)  # b is new, a[0] is a hit
-    assert calls == [3, 2] and (cache.hits, cache.misses) == (1, 5) and len(cache) == 5
+    mixed = cache(torch.cat([b, a[:1]]), compute, 'eval')  # b is new, a[0] is a hit
+    assert calls == [3, 2] and len(cache) == 5
+    assert (cache.hits['train'], cache.misses['train'], cache.hit_rate('train')) == (0, 3, 0)
+    assert (cache.hits['eval'], cache.misses['eval'], cache.hit_rate('eval')) == (1, 2, 1 / 3)
     assert torch.equal(mixed[2], first[0])
     torch.testing.assert_close(mixed[:2], compute(b))
     assert cache.keys(a[:1]) != cache.keys(a[:1].double())  # dtype is part of the key
@@ -28,13 +30,12 @@ def test_cache_computes_each_distinct_input_once() -> None:
 
 def fit_probe(root: Path, tmp_path: Path, cache: bool) -> tuple[ClassificationProbe, Trainer]:
     seed_everything(0)
-    probe = ClassificationProbe(
-        'random:swin_t', TINY_SWIN, knn_k=0, cache_features=cache, lr=1e-2
-    )
+    probe = ClassificationProbe('random:swin_t', TINY_SWIN, knn_k=0, cache_features=cache, lr=1e-2)
     data = EuroSATDataModule(root=str(root), batch_size=16)
     trainer = Trainer(
         accelerator='cpu',
-        max_epochs=3,
+        max_epochs=2,
+        limit_val_batches=1,
         default_root_dir=tmp_path,
         logger=False,
         enable_progress_bar=False,
@@ -50,7 +51,7 @@ def test_cached_and_uncached_probes_predict_identically(synth_root: Path, tmp_pa
     root = synth_root / 'eurosat'
     cached, trainer = fit_probe(root, tmp_path / 'cached', cache=True)
     plain, _ = fit_probe(root, tmp_path / 'plain', cache=False)
-    assert cached.cache is not None and cached.cache.hits > 0 and plain.cache is None
+    assert cached.cache is not None and cached.cache.hits['train'] > 0 and plain.cache is None
     assert torch.equal(cached.head.weight, plain.head.weight)
     assert torch.equal(cached.head.bias, plain.head.bias)
     data = trainer.datamodule

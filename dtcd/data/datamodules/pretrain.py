@@ -154,7 +154,11 @@ class PairedPretrainDataModule(DTCDDataModule):
         """Split the tiles into train and a small validation set, reproducibly."""
         dataset = self.dataset_class(**self.kwargs)
         if len(dataset) == 0:
-            raise ValueError(f'No pretraining tiles listed in {self.kwargs["root"]}/index.csv.')
+            raise ValueError(
+                f'No pretraining tiles listed in {self.kwargs["root"]}/index.csv: add one '
+                '`id,ms,rgb` row per tile (layout in dtcd.data.PairedMSRGB), or point '
+                '`root` at a folder that has them.'
+            )
         self.train_dataset, self.val_dataset = holdout(dataset, self.val_fraction, self.seed)
 
 

@@ -1,0 +1,323 @@
+"""``dtcd sweep``: evaluate a grid of backbones × probe configs × seeds, resumably.
+
+Each cell is one ``dtcd fit`` of a probe config with the backbone and seed set on the command line,
+run in its own subprocess so that a crash or a memory leak stays in that cell. The probe writes
+its test metrics to ``test_metrics.json`` in its log directory (:meth:`BaseProbe.on_test_end`);
+the sweep points that directory at ``OUT/runs/<cell>/`` and stores the cell's result atomically
+as ``OUT/cells/<cell>.json``. A cell whose result exists is skipped, so an interrupted or partly
+failed sweep is resumed by running the same command again. At the end the results of the grid are
+written as ``results.csv``, ``results.md`` (paper-style tables) and PNG plots.
+
+A sweep file (``experiments/sweeps/*.yaml``)::
+
+    data_root: data/synth          # optional; joined with each dataset's ``root``
+    seeds: [0]
+    overrides: [--trainer.max_epochs=2]   # CLI arguments added to every cell
+    backbones:
+      - {name: random, spec: 'random:swin_t', kwargs: {embed_dim: 16}, weights: null}
+    datasets:
+      - {name: eurosat, config: experiments/probes/synth_classification.yaml, root: eurosat,
+         task_group: ms, metric: test/acc, overrides: []}
+
+``metric`` defaults to the probe's selection metric on test (accuracy, mIoU, change F1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dtcd.analysis.report import Result, markdown, write_csv
+
+__all__ = ['Backbone', 'Cell', 'Dataset', 'Sweep', 'main', 'run_sweep']
+
+#: Task and default reported metric of each probe class (by its class name in the config).
+PROBE_TASKS = {
+    'ClassificationProbe': ('classification', 'test/acc'),
+    'SegmentationProbe': ('segmentation', 'test/miou'),
+    'ChangeDetectionProbe': ('change', 'test/f1'),
+}
+TASK_GROUPS = ('optical', 'ms')
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A backbone to evaluate: a probe backbone spec (``dtcd.probes.backbones.SPEC_FORMS``)."""
+
+    name: str
+    spec: str
+    kwargs: dict[str, Any] | None = None
+    weights: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A probe config and how its score is reported."""
+
+    name: str
+    config: str
+    task_group: str
+    root: str | None = None
+    metric: str | None = None
+    overrides: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.task_group not in TASK_GROUPS:
+            raise ValueError(f'{self.name}: task_group must be one of {TASK_GROUPS}')
+
+    def task_and_metric(self) -> tuple[str, str]:
+        """The task (from the config's probe class) and the reported test metric."""
+        config = yaml.safe_load(Path(self.config).read_text())
+        probe = config['model']['class_path'].rsplit('.', 1)[-1]
+        if probe not in PROBE_TASKS:
+            raise ValueError(f'{self.config}: {probe} is not a dtcd probe {sorted(PROBE_TASKS)}')
+        task, metric = PROBE_TASKS[probe]
+        return task, self.metric or metric
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run: a backbone on a dataset with a seed."""
+
+    backbone: Backbone
+    dataset: Dataset
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """File-system name of the cell."""
+        return f'{self.backbone.name}__{self.dataset.name}__seed{self.seed}'
+
+    def command(self, run_dir: Path, data_root: str | None, extra: Sequence[str]) -> list[str]:
+        """The ``dtcd fit`` command line; later arguments override earlier ones."""
+        b, d = self.backbone, self.dataset
+        logger = {
+            'class_path': 'lightning.pytorch.loggers.TensorBoardLogger',
+            'init_args': {'save_dir': str(run_dir), 'name': '', 'version': ''},
+        }
+        cmd = [
+            sys.executable, '-m', 'dtcd.main', 'fit', '--config', d.config,
+            f'--seed_everything={self.seed}',
+            f'--trainer.default_root_dir={run_dir}',
+            f'--trainer.logger={json.dumps(logger)}',
+            '--trainer.enable_progress_bar=false',
+            f'--model.init_args.backbone={b.spec}',
+        ]  # fmt: skip
+        if b.kwargs:
+            cmd.append(f'--model.init_args.backbone_kwargs={json.dumps(b.kwargs)}')
+        if b.weights:
+            cmd.append(f'--model.init_args.backbone_weights={b.weights}')
+        if d.root is not None:
+            root = Path(data_root) / d.root if data_root else Path(d.root)
+            cmd.append(f'--data.init_args.root={root}')
+        return [*cmd, *d.overrides, *extra]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep file: the grid and the arguments shared by its cells."""
+
+    backbones: tuple[Backbone, ...]
+    datasets: tuple[Dataset, ...]
+    seeds: tuple[int, ...] = (0,)
+    overrides: tuple[str, ...] = ()
+    data_root: str | None = None
+    name: str = 'sweep'
+
+    @classmethod
+    def load(cls, path: Path) -> Sweep:
+        """Read a sweep YAML file (see the module docstring)."""
+        raw = yaml.safe_load(path.read_text())
+        unknown = set(raw) - {'backbones', 'datasets', 'seeds', 'overrides', 'data_root', 'name'}
+        if unknown:
+            raise ValueError(f'{path}: unknown keys {sorted(unknown)}')
+        sweep = cls(
+            backbones=tuple(Backbone(**b) for b in raw['backbones']),
+            datasets=tuple(
+                Dataset(**{**d, 'overrides': tuple(d.get('overrides', ()))})
+                for d in raw['datasets']
+            ),
+            seeds=tuple(raw.get('seeds', (0,))),
+            overrides=tuple(raw.get('overrides', ())),
+            data_root=raw.get('data_root'),
+            name=raw.get('name', path.stem),
+        )
+        for dataset in sweep.datasets:  # a missing config or a non-probe fails before any run
+            dataset.task_and_metric()
+        return sweep
+
+    def cells(self) -> list[Cell]:
+        """The grid, dataset-major (one dataset's backbones finish together)."""
+        return [Cell(b, d, s) for d in self.datasets for s in self.seeds for b in self.backbones]
+
+
+@dataclass
+class CellOutcome:
+    """What running (or skipping) a cell gave."""
+
+    cell: Cell
+    status: str  # 'done', 'cached' or 'failed'
+    result: Result | None = None
+    log: Path | None = None
+    error: str = ''
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a killed sweep never leaves half a result."""
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_cell(
+    cell: Cell,
+    out: Path,
+    data_root: str | None,
+    extra: Sequence[str],
+    keep_checkpoints: bool,
+    env: dict[str, str],
+) -> CellOutcome:
+    """Run one cell in a subprocess, or return its stored result."""
+    result_path = out / 'cells' / f'{cell.name}.json'
+    if result_path.exists():
+        stored = json.loads(result_path.read_text())
+        return CellOutcome(cell, 'cached', Result(**stored['result']))
+    run_dir = out / 'runs' / cell.name
+    shutil.rmtree(run_dir, ignore_errors=True)  # a previous, unfinished attempt
+    run_dir.mkdir(parents=True)
+    log = run_dir / 'log.txt'
+    command = cell.command(run_dir, data_root, extra)
+    start = time.perf_counter()
+    with log.open('w') as file:
+        file.write(shlex.join(command) + '\n\n')
+        file.flush()
+        code = subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+    seconds = time.perf_counter() - start
+    metrics_path = run_dir / 'test_metrics.json'
+    if code != 0 or not metrics_path.exists():
+        return CellOutcome(cell, 'failed', log=log, error=f'exit code {code}')
+    metrics = json.loads(metrics_path.read_text())
+    task, metric = cell.dataset.task_and_metric()
+    if metric not in metrics:
+        return CellOutcome(cell, 'failed', log=log, error=f'{metric} not in {sorted(metrics)}')
+    result = Result(
+        backbone=cell.backbone.name,
+        dataset=cell.dataset.name,
+        task=task,
+        task_group=cell.dataset.task_group,
+        metric=metric,
+        value=metrics[metric],
+        seed=cell.seed,
+        time_s=round(seconds, 1),
+    )
+    if not keep_checkpoints:
+        shutil.rmtree(run_dir / 'checkpoints', ignore_errors=True)
+    stored = {'result': asdict(result), 'metrics': metrics, 'command': command}
+    _write_atomic(result_path, json.dumps(stored, indent=2) + '\n')
+    return CellOutcome(cell, 'done', result, log=log)
+
+
+def _progress_line(i: int, n: int, outcome: CellOutcome) -> str:
+    width = len(str(n))
+    head = f'[{i:>{width}}/{n}] {outcome.cell.name:<48} {outcome.status:<6}'
+    if outcome.result is None:
+        return f'{head} {outcome.error}; log: {outcome.log}'
+    r = outcome.result
+    return f'{head} {r.time_s:7.1f} s  {r.metric}={r.value:.4f}'
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: Path,
+    extra: Sequence[str] = (),
+    workers: int = 1,
+    keep_checkpoints: bool = False,
+    data_root: str | None = None,
+) -> list[CellOutcome]:
+    """Run every missing cell of ``sweep``, then write ``results.csv``, ``results.md``, plots.
+
+    Args:
+        sweep: The grid.
+        out: Output directory (``cells/``, ``runs/``, the results).
+        extra: CLI arguments appended to every cell (after the sweep's own).
+        workers: Cells run at once; each gets ``cpu_count // workers`` torch threads.
+        keep_checkpoints: Keep each cell's probe checkpoints (large for Swin-B).
+        data_root: Overrides the sweep file's ``data_root``.
+
+    Returns:
+        The outcome of every cell, in grid order.
+    """
+    from dtcd.analysis.plots import plot_datasets, plot_teaser
+
+    (out / 'cells').mkdir(parents=True, exist_ok=True)
+    cells = sweep.cells()
+    env = dict(os.environ)
+    if workers > 1:
+        env.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // workers)))
+    root = data_root or sweep.data_root
+    args = [*sweep.overrides, *extra]
+    print(f'sweep {sweep.name}: {len(cells)} cells -> {out}', flush=True)
+    outcomes: list[CellOutcome] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_cell, c, out, root, args, keep_checkpoints, env) for c in cells]
+        for i, future in enumerate(futures, start=1):  # reported in grid order
+            outcomes.append(future.result())
+            print(_progress_line(i, len(cells), outcomes[-1]), flush=True)
+    results = [o.result for o in outcomes if o.result is not None]
+    failed = [o for o in outcomes if o.status == 'failed']
+    if results:
+        write_csv(results, out / 'results.csv')
+        (out / 'results.md').write_text(markdown(results, title=f'Sweep results: {sweep.name}'))
+        plot_teaser(results, out / 'teaser.png')
+        plot_datasets(results, out / 'datasets.png')
+    done = sum(o.status == 'done' for o in outcomes)
+    cached = len(outcomes) - done - len(failed)
+    print(f'{done} run, {cached} cached, {len(failed)} failed', flush=True)
+    if results:
+        print(f'results: {out / "results.md"}')
+    for o in failed:
+        print(f'FAILED {o.cell.name}: {o.error}; log: {o.log}')
+    return outcomes
+
+
+def main(argv: Sequence[str]) -> None:
+    """``dtcd sweep FILE --out DIR [-- extra fit arguments]``; exits 1 if a cell failed."""
+    argv = list(argv)
+    extra = argv[argv.index('--') + 1 :] if '--' in argv else []
+    own = argv[: argv.index('--')] if '--' in argv else argv
+    parser = argparse.ArgumentParser(
+        prog='dtcd sweep',
+        description='Evaluate backbones x probe configs x seeds, one `dtcd fit` subprocess per '
+        'cell; re-running skips finished cells. Arguments after `--` go to every cell.',
+    )
+    parser.add_argument('sweep', type=Path, help='sweep YAML (experiments/sweeps/*.yaml)')
+    parser.add_argument('--out', type=Path, required=True, help='output directory')
+    parser.add_argument('--workers', type=int, default=1, help='cells run in parallel')
+    parser.add_argument('--data-root', help="overrides the sweep file's data_root")
+    parser.add_argument(
+        '--keep-checkpoints', action='store_true', help="keep each cell's probe checkpoints"
+    )
+    args = parser.parse_args(own)
+    outcomes = run_sweep(
+        Sweep.load(args.sweep),
+        args.out,
+        extra,
+        workers=args.workers,
+        keep_checkpoints=args.keep_checkpoints,
+        data_root=args.data_root,
+    )
+    if any(o.status == 'failed' for o in outcomes):
+        raise SystemExit(1)

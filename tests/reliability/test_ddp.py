@@ -1,0 +1,68 @@
+"""Two-process DDP pretraining on CPU: ranks stay identical, MCR sees the world size, ranks draw
+their own crops, and only rank 0 writes files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dtcd.losses.mcr import coding_rate
+from tests.reliability.conftest import ROOT, fit_args, free_port, run, subprocess_env
+
+SCRIPT = 'tests/reliability/ddp_script.py'
+STEPS = 3
+
+
+def expansion(student: torch.Tensor, teacher: torch.Tensor, eps: float, world: int) -> float:
+    """SimDINO's expansion term from the paper's formula, for ``world`` processes."""
+    views, batch, dim = teacher.shape
+    averaged = (student[:views] + teacher) / 2
+    rates = torch.stack([coding_rate(z, eps, world) for z in averaged])
+    return float((dim + world * batch) / (dim * world * batch) * rates.mean())
+
+
+@pytest.mark.slow
+def test_two_rank_ddp_pretraining(tmp_path: Path) -> None:
+    launch = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2']
+    launch += ['--master_port', str(free_port()), SCRIPT, str(tmp_path), '--steps', str(STEPS)]
+    run(launch, timeout=300, threads=1)
+    ranks = [torch.load(tmp_path / f'rank{r}.pt', weights_only=False) for r in (0, 1)]
+    assert [r['global_step'] for r in ranks] == [STEPS, STEPS]
+    for part in ('student', 'ema'):
+        for name, value in ranks[0][part].items():
+            assert torch.equal(value, ranks[1][part][name]), f'{part}.{name} differs across ranks'
+    assert not torch.equal(ranks[0]['rng_at_start'], ranks[1]['rng_at_start'])
+    for rank in ranks:
+        mcr = rank['mcr']
+        eps = float(mcr['eps'])
+        got = float(mcr['expansion'])
+        assert got == pytest.approx(expansion(mcr['student'], mcr['teacher'], eps, 2), rel=1e-5)
+        assert got != pytest.approx(expansion(mcr['student'], mcr['teacher'], eps, 1), rel=1e-3)
+    assert ranks[0]['checkpoint_writes'] > 0 and ranks[1]['checkpoint_writes'] == 0
+    saved = torch.load(tmp_path / 'checkpoints' / 'last.ckpt', weights_only=False)
+    assert saved['global_step'] == STEPS and len(saved['dtcd_rng_states']) == 2
+    events = list((tmp_path / 'logs' / 'version_0').glob('events.out.tfevents.*'))
+    assert [e.name.split('.')[-2] for e in events] == [str(ranks[0]['pid'])]
+
+
+@pytest.mark.slow
+def test_two_node_torchrun_launch_on_localhost(tmp_path: Path, synth_root: Path) -> None:
+    """The README's multi-node command, as two one-process "nodes" meeting on localhost."""
+    torchrun = [sys.executable, '-m', 'torch.distributed.run', '--nnodes', '2']
+    torchrun += ['--nproc_per_node', '1', '--rdzv_backend', 'c10d']
+    torchrun += ['--rdzv_endpoint', f'localhost:{free_port()}']
+    fit = fit_args(tmp_path, synth_root, '--trainer.num_nodes', '2', '--trainer.devices', '1')
+    fit += ['--trainer.strategy', 'ddp', '--trainer.max_steps', '4']
+    command = [*torchrun, '-m', 'dtcd.main', *fit]
+    env = subprocess_env(threads=1)
+    pipes = {'stdout': subprocess.DEVNULL, 'stderr': subprocess.PIPE, 'text': True}
+    nodes = [subprocess.Popen(command, cwd=ROOT, env=env, **pipes) for _ in range(2)]
+    errors = [node.communicate(timeout=300)[1] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], errors[0][-3000:] + errors[1][-3000:]
+    run_dir = tmp_path / 'tiny' / 'version_0'
+    saved = torch.load(run_dir / 'checkpoints' / 'last.ckpt', weights_only=False)
+    assert saved['global_step'] == 4 and len(saved['dtcd_rng_states']) == 2
+    assert len(list(run_dir.glob('events.out.tfevents.*'))) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['tiny']

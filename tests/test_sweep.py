@@ -1,0 +1,215 @@
+"""`dtcd sweep`: the grid, resuming, failures, and the paper-style report on known numbers."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dtcd.analysis.plots import plot_datasets, plot_teaser
+from dtcd.analysis.report import Result, average_ranks, markdown, read_csv, write_csv
+from dtcd.main import main
+from dtcd.sweep import Sweep
+
+ROOT = Path(__file__).parents[1]
+SWEEPS = ROOT / 'experiments' / 'sweeps'
+
+# backbone, dataset, task, task_group, value (one seed). Ranks per dataset, by hand:
+# o1 X1 Y2 Z3 | o2 Y1 X2 Z3 | m1 Y1 X2.5 Z2.5 | m2 X1 Y2 Z3 | c1 Y1 X2.5 Z2.5
+TABLE = [
+    ('X', 'o1', 'segmentation', 'optical', 0.80),
+    ('Y', 'o1', 'segmentation', 'optical', 0.70),
+    ('Z', 'o1', 'segmentation', 'optical', 0.60),
+    ('X', 'o2', 'segmentation', 'optical', 0.60),
+    ('Y', 'o2', 'segmentation', 'optical', 0.70),
+    ('Z', 'o2', 'segmentation', 'optical', 0.50),
+    ('X', 'm1', 'segmentation', 'ms', 0.30),
+    ('Y', 'm1', 'segmentation', 'ms', 0.40),
+    ('Z', 'm1', 'segmentation', 'ms', 0.30),
+    ('X', 'm2', 'segmentation', 'ms', 0.50),
+    ('Y', 'm2', 'segmentation', 'ms', 0.20),
+    ('Z', 'm2', 'segmentation', 'ms', 0.10),
+    ('X', 'c1', 'classification', 'ms', 0.90),
+    ('Y', 'c1', 'classification', 'ms', 0.95),
+    ('Z', 'c1', 'classification', 'ms', 0.90),
+]
+
+
+def results(rows=TABLE, seed: int = 0) -> list[Result]:
+    return [Result(b, d, t, g, 'test/x', v, seed, 1.0) for b, d, t, g, v in rows]
+
+
+def table_row(md: str, section: str, backbone: str) -> list[str]:
+    """Cells of ``backbone``'s row in the first table after the heading starting ``section``."""
+    text = md[md.index(f'## {section}') :]
+    line = next(li for li in text.splitlines() if li.startswith(f'| {backbone} |'))
+    return [cell.strip() for cell in line.strip('|').split('|')][1:]
+
+
+def table_header(md: str, section: str) -> list[str]:
+    text = md[md.index(f'## {section}') :]
+    line = next(li for li in text.splitlines() if li.startswith('| Backbone |'))
+    return [cell.strip() for cell in line.strip('|').split('|')]
+
+
+def test_csv_round_trip(tmp_path: Path) -> None:
+    rows = results()
+    write_csv(rows, tmp_path / 'r.csv')
+    assert read_csv(tmp_path / 'r.csv') == rows
+
+
+def test_segmentation_table_has_paper_columns_averages_and_bold_best() -> None:
+    md = markdown(results())
+    assert table_header(md, 'Semantic segmentation') == [
+        'Backbone', 'o1', 'o2', 'Optical Avg', 'm1', 'm2', 'MS Avg', 'Avg'
+    ]  # fmt: skip
+    assert table_row(md, 'Semantic segmentation', 'X') == [
+        '**80.00**', '60.00', '**70.00**', '30.00', '**50.00**', '**40.00**', '**55.00**'
+    ]  # fmt: skip
+    assert table_row(md, 'Semantic segmentation', 'Y')[2] == '**70.00**'  # a tie: both bold
+    assert table_row(md, 'Semantic segmentation', 'Z')[-3:] == ['10.00', '20.00', '37.50']
+    # One dataset, one group: no averages (like Table 2 has no per-group columns).
+    assert table_header(md, 'Classification') == ['Backbone', 'c1']
+
+
+def test_average_ranks_share_ties_and_split_groups() -> None:
+    ranks = average_ranks(results())
+    assert ranks['X'] == pytest.approx({'optical': 1.5, 'ms': 2.0, 'overall': 1.8})
+    assert ranks['Y'] == pytest.approx({'optical': 1.5, 'ms': 4 / 3, 'overall': 1.4})
+    assert ranks['Z'] == pytest.approx({'optical': 3.0, 'ms': 8 / 3, 'overall': 2.8})
+    md = markdown(results())
+    assert table_header(md, 'Averages')[1:] == [
+        'Optical Avg', 'MS Avg', 'Rank Optical', 'Rank MS', 'Rank Overall'
+    ]  # fmt: skip
+    # Best overall rank first; MS average over all tasks: (30 + 50 + 90) / 3.
+    assert table_row(md, 'Averages', 'X') == ['**70.00**', '**56.67**', '**1.5**', '2.0', '1.8']
+    lines = md[md.index('## Averages') :].splitlines()
+    assert [li[2] for li in lines if li.startswith(('| X', '| Y', '| Z'))] == ['Y', 'X', 'Z']
+
+
+def test_seeds_give_mean_and_std_of_per_seed_averages() -> None:
+    seed0 = [('X', 'o1', 'segmentation', 'optical', 0.80), ('X', 'o2', 'segmentation', 'ms', 0.60)]
+    seed1 = [('X', 'o1', 'segmentation', 'optical', 0.82), ('X', 'o2', 'segmentation', 'ms', 0.64)]
+    partial = [('Y', 'o1', 'segmentation', 'optical', 0.5)]  # Y has no o2, and only seed 0
+    md = markdown(results(seed0) + results(seed1, seed=1) + results(partial))
+    assert 'mean ± std over 2 seeds' in md
+    # o1: mean 81, sample std of (80, 82) = 1.41; Avg: per seed 70 and 73 -> 71.50 ± 2.12.
+    assert table_row(md, 'Semantic segmentation', 'X') == ['**81.00 ± 1.41**', '**62.00 ± 2.83**',
+                                                           '**71.50 ± 2.12**']  # fmt: skip
+    assert table_row(md, 'Semantic segmentation', 'Y') == ['50.00 ± 0.00', '–', '–']
+
+
+def test_plots_are_pngs(tmp_path: Path) -> None:
+    rows = results() + results(TABLE, seed=1)
+    for plot, name in [(plot_teaser, 'teaser.png'), (plot_datasets, 'datasets.png')]:
+        with Image.open(plot(rows, tmp_path / name)) as image:
+            assert image.format == 'PNG' and min(image.size) > 100
+
+
+def test_cell_command_sets_backbone_seed_root_and_logs_into_the_cell() -> None:
+    sweep = Sweep.load(SWEEPS / 'smoke.yaml')
+    cell = sweep.cells()[1]
+    assert cell.name == 'vit-tiny__synth-seg-rgb__seed0'
+    cmd = cell.command(Path('/o/runs') / cell.name, '/d', ['--trainer.max_epochs=1'])
+    assert cmd[1:4] == ['-m', 'dtcd.main', 'fit']
+    assert '--model.init_args.backbone=timm:vit_small_patch16_dinov3' in cmd
+    assert '--data.init_args.root=/d/segmentation' in cmd
+    assert '--seed_everything=0' in cmd
+    assert '"save_dir": "/o/runs/vit-tiny__synth-seg-rgb__seed0"' in next(
+        a for a in cmd if a.startswith('--trainer.logger=')
+    )
+    assert cmd[-3:] == [
+        '--data.init_args.bands=rgb', '--model.init_args.decoder_channels=16',
+        '--trainer.max_epochs=1',
+    ]  # fmt: skip
+
+
+def test_paper_sweep_covers_the_papers_datasets_and_split() -> None:
+    sweep = Sweep.load(SWEEPS / 'paper.yaml')
+    groups = {d.name: d.task_group for d in sweep.datasets}
+    assert [n for n, g in groups.items() if g == 'optical'] == [
+        'SN', 'GB-cattle', 'GB-pv', 'GB-chesa.', 'LEVIR'
+    ]  # fmt: skip
+    assert len(groups) == 13
+    tasks = [d.task_and_metric() for d in sweep.datasets]
+    assert tasks.count(('segmentation', 'test/miou')) == 8
+    assert tasks[-3:] == [
+        ('classification', 'test/f1'), ('classification', 'test/acc'),
+        ('classification', 'test/acc'),
+    ]  # fmt: skip
+
+
+def write_sweep(path: Path, datasets: list[str]) -> Path:
+    path.write_text(
+        f'backbones: [{{name: swin, spec: "random:swin_t"}}]\ndatasets: [{", ".join(datasets)}]\n'
+    )
+    return path
+
+
+def test_failed_cell_is_reported_and_finished_cells_are_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    config = 'experiments/probes/synth_classification.yaml'
+    sweep = write_sweep(
+        tmp_path / 's.yaml',
+        [
+            f'{{name: done, config: {config}, task_group: ms}}',
+            f'{{name: bad, config: {config}, task_group: ms, '
+            'overrides: [--trainer.max_epochs=not-a-number]}',
+        ],
+    )
+    out = tmp_path / 'out'
+    (out / 'cells').mkdir(parents=True)
+    finished = Result('swin', 'done', 'classification', 'ms', 'test/acc', 0.5, 0, 3.0)
+    stored = out / 'cells' / 'swin__done__seed0.json'
+    stored.write_text(json.dumps({'result': finished.__dict__}))
+    before = stored.stat().st_mtime_ns
+    with pytest.raises(SystemExit) as exit_info:
+        main(['sweep', str(sweep), '--out', str(out)])
+    assert exit_info.value.code == 1
+    printed = capsys.readouterr().out
+    assert re.search(r'\[1/2\] swin__done__seed0 +cached', printed)
+    log = out / 'runs' / 'swin__bad__seed0' / 'log.txt'
+    assert re.search(rf'\[2/2\] swin__bad__seed0 +failed exit code \d+; log: {log}', printed)
+    assert 'not-a-number' in log.read_text()
+    assert stored.stat().st_mtime_ns == before
+    assert read_csv(out / 'results.csv') == [finished]  # the report has what finished
+
+
+@pytest.mark.slow
+def test_smoke_sweep_runs_and_resumes_only_missing_cells(
+    synth_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / 'sweep'
+    args = ['sweep', str(SWEEPS / 'smoke.yaml'), '--out', str(out), '--data-root', str(synth_root)]
+    args += ['--workers', '2', '--', '--trainer.accelerator=cpu', '--trainer.max_epochs=1']
+    main(args)
+    rows = read_csv(out / 'results.csv')
+    assert {(r.backbone, r.dataset) for r in rows} == {
+        (b, d) for b in ('swin-tiny', 'vit-tiny') for d in ('synth-seg-rgb', 'synth-cls')
+    }
+    assert all(0 <= r.value <= 1 for r in rows)
+    assert '## Semantic segmentation' in (out / 'results.md').read_text()
+    for name in ('teaser.png', 'datasets.png'):
+        with Image.open(out / name) as image:
+            assert image.format == 'PNG'
+    assert not list(out.glob('runs/*/checkpoints'))  # removed once the result is stored
+    capsys.readouterr()
+
+    cells = sorted((out / 'cells').glob('*.json'))
+    redo = out / 'cells' / 'vit-tiny__synth-cls__seed0.json'
+    redo.unlink()  # as if the sweep had been interrupted during this cell
+    mtimes = {p: p.stat().st_mtime_ns for p in cells if p != redo}
+    main(args)
+    printed = capsys.readouterr().out
+    assert printed.count(' cached ') == 3 and re.search(
+        r'vit-tiny__synth-cls__seed0 +done', printed
+    )
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    assert redo.exists() and len(read_csv(out / 'results.csv')) == 4
