@@ -4,12 +4,15 @@ their own crops, and only rank 0 writes files."""
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from dtcd import rng
 from dtcd.losses.mcr import coding_rate
 from tests.reliability.conftest import ROOT, fit_args, free_port, run, subprocess_env
+from tests.test_pretrain import tiny_module
 
 SCRIPT = 'tests/reliability/ddp_script.py'
 STEPS = 3
@@ -66,3 +69,22 @@ def test_two_node_torchrun_launch_on_localhost(tmp_path: Path, synth_root: Path)
     assert saved['global_step'] == 4 and len(saved['dtcd_rng_states']) == 2
     assert len(list(run_dir.glob('events.out.tfevents.*'))) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ['tiny']
+
+
+def test_rank_seed_offset_yields_to_restored_generators() -> None:
+    """on_fit_start runs after on_load_checkpoint: a resume must keep each rank's saved states."""
+    module = tiny_module()
+    module._trainer = SimpleNamespace(world_size=2, global_rank=1)  # type: ignore[assignment]
+    torch.manual_seed(5)
+    module.on_fit_start()
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(6).get_state())  # seed + rank
+    states = []
+    for seed in (7, 8):
+        torch.manual_seed(seed)
+        states.append(rng.capture())
+    module.on_load_checkpoint({'dtcd_rng_states': states})
+    module.on_fit_start()
+    assert torch.equal(torch.get_rng_state(), states[1]['torch'])  # rank 1's, kept
+    module.on_load_checkpoint({'dtcd_rng_states': states[:1]})  # saved by one process
+    module.on_fit_start()
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(8).get_state())  # 7 + rank 1
