@@ -53,10 +53,11 @@ class DistillationModule(LightningModule):
         betas: AdamW betas.
         nonfinite: On a NaN / Inf loss, ``'raise'`` (stop, naming the term) or ``'skip'`` the step.
         finite_check_every_n_steps: How often training checks input pixels and the loss for NaN /
-            Inf. Each check makes the host wait for the device (a GPU stall), so ``None`` checks
-            on the first step and on the steps Lightning writes logs (it waits there anyway);
-            ``1`` checks every step, as ``nonfinite: skip`` always does (it must decide before
-            stepping). Non-finite weights are never checkpointed either way.
+            Inf. Each check makes the host wait for the device (a GPU stall per step). ``1``
+            checks every step and names the first bad one; ``n > 1`` checks every ``n`` steps;
+            ``0`` checks on the first step and on the steps Lightning writes logs (it waits for
+            the device there anyway). ``nonfinite: skip`` checks every step (it must decide
+            before stepping). Non-finite weights are never checkpointed either way.
         image_log_every_n_steps: Log PCA maps of student vs teacher patch features this often
             (0 disables).
     """
@@ -75,7 +76,7 @@ class DistillationModule(LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         nonfinite: Literal['raise', 'skip'] = 'raise',
         image_log_every_n_steps: int = 0,
-        finite_check_every_n_steps: int | None = None,
+        finite_check_every_n_steps: int = 1,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=['student', 'teachers', 'multicrop'])
@@ -157,13 +158,12 @@ class DistillationModule(LightningModule):
         total, terms, outputs = self.compute_losses(images, progress, check_input=False)
         if check and not torch.isfinite(total):
             bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-            every = self.hparams.get('finite_check_every_n_steps')
+            every = self.hparams.get('finite_check_every_n_steps', 1)
             since = (
                 ''
                 if every == 1 or self.hparams['nonfinite'] == 'skip' or self._trainer is None
-                else ' (checked on the first and the logging steps only, so it may have turned '
-                'non-finite a few steps earlier; set `finite_check_every_n_steps: 1` to find the '
-                'first one)'
+                else ' (not checked every step, so it may have turned non-finite a few steps '
+                'earlier; set `finite_check_every_n_steps: 1` to find the first one)'
             )
             message = (
                 f'Non-finite loss at step {self.global_step} (batch {batch_idx}): {bad}{since}. '
@@ -192,12 +192,12 @@ class DistillationModule(LightningModule):
 
     def _finite_check_due(self) -> bool:
         """Whether this training step checks for NaN / Inf (each check stalls a GPU)."""
-        every = self.hparams.get('finite_check_every_n_steps')
+        every = self.hparams.get('finite_check_every_n_steps', 1)
         if self._trainer is None or self.hparams['nonfinite'] == 'skip' or self.global_step == 0:
             return True
-        if every is None:
+        if every <= 0:
             return self._should_log_now()
-        return every <= 1 or self.global_step % every == 0
+        return self.global_step % every == 0
 
     def _check_finite_input(self, images: Tensor) -> None:
         if not torch.isfinite(images).all():
