@@ -326,10 +326,10 @@ class DistillationModule(LightningModule):
             differ = {k: (saved.get(k), ours[k]) for k in _ARCH_KEYS if saved.get(k) != ours[k]}
             if differ:
                 raise ValueError(
-                    'The checkpoint holds another student architecture, (checkpoint, now): '
-                    f'{differ}. Resume with the config the run was started with (its config.yaml '
-                    'beside the logs), or start a new run initialised from the weights with '
-                    '`MultiStemSwin.from_pretrained`.'
+                    "The checkpoint's student differs from this one (checkpoint value, value "
+                    f'now): {differ}. Resume with the config the run was started with (its '
+                    'config.yaml beside the logs), or start a new run initialised from the weights '
+                    'with `MultiStemSwin.from_pretrained`.'
                 )
         if 'dtcd_rng_states' in checkpoint:
             states = checkpoint['dtcd_rng_states']

@@ -41,7 +41,7 @@ def _reading(path: str | Path) -> Iterator[None]:
         yield
     except (rasterio.errors.RasterioError, OSError) as err:
         raise type(err)(
-            f'Cannot read {path}: {err}. The file is truncated or corrupt (an interrupted '
+            f'Cannot read {path}: {err}. It is missing, truncated or corrupt (an interrupted '
             'download or copy?): download, copy or generate it again.'
         ) from err
 

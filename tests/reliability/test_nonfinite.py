@@ -29,17 +29,22 @@ class PoisonAfterStep(Callback):
 
 
 @pytest.mark.parametrize(
-    ('poisoned', 'error'),
-    [(3, NonFiniteLossError), (4, NonFiniteWeightsError)],
-    ids=['nan-loss', 'nan-weight-at-checkpoint'],
+    ('poisoned', 'options', 'error', 'reported'),
+    [
+        (3, {}, NonFiniteLossError, 3),
+        (4, {}, NonFiniteWeightsError, 4),
+        (3, {'finite_check_every_n_steps': 8}, NonFiniteWeightsError, 4),
+    ],
+    ids=['nan-loss', 'nan-weight-at-checkpoint', 'nan-loss-on-an-unchecked-step'],
 )
 def test_nan_never_overwrites_the_last_good_checkpoint(
-    tmp_path: Path, poisoned: int, error: type[Exception]
+    tmp_path: Path, poisoned: int, options: dict, error: type[Exception], reported: int
 ) -> None:
+    """The last case trains through the NaN (its loss is not checked): the save must refuse."""
     checkpoint = AtomicModelCheckpoint(tmp_path, every_n_train_steps=2, save_last=True)
     fit = trainer(tmp_path, max_steps=8, callbacks=[checkpoint, PoisonAfterStep(poisoned)])
-    with pytest.raises(error, match=rf'Non-finite .* step {poisoned}'):
-        fit.fit(tiny_module(), DataLoader(Images(), batch_size=4))
+    with pytest.raises(error, match=rf'Non-finite .* step {reported}'):
+        fit.fit(tiny_module(**options), DataLoader(Images(), batch_size=4))
     last = torch.load(tmp_path / 'last.ckpt', weights_only=False)
     assert last['global_step'] == 2
     weights = [v for v in last['state_dict'].values() if isinstance(v, torch.Tensor)]
