@@ -131,8 +131,15 @@ def make_optimizer(module: DistillationModule, impl: str) -> torch.optim.Optimiz
     optimizer = module.configure_optimizers()
     if impl == 'module':
         return optimizer
-    flags = {'for-loop': {'foreach': False}, 'foreach': {'foreach': True}, 'fused': {'fused': True}}
-    return torch.optim.AdamW(optimizer.param_groups, **flags[impl])
+    flags = {
+        'for-loop': {'foreach': False, 'fused': False},
+        'foreach': {'foreach': True, 'fused': False},
+        'fused': {'foreach': False, 'fused': True},
+    }
+    # Groups keep the module's choice under these keys; drop them so the forced one applies.
+    keep = ('params', 'lr', 'betas', 'eps', 'weight_decay', 'apply_wd')
+    groups = [{k: v for k, v in g.items() if k in keep} for g in optimizer.param_groups]
+    return torch.optim.AdamW(groups, **flags[impl])
 
 
 # ------------------------------------------------------------------------------------ timing

@@ -206,14 +206,14 @@ def test_resume_at_epoch_boundary_matches_uninterrupted_run(tmp_path: Path) -> N
         callbacks = [ModelCheckpoint(dirpath=root, save_last=True)]
         callbacks += [StopAfterFirstEpoch()] if stop else []
         fit = trainer(root, max_epochs=2, callbacks=callbacks, deterministic=True)
-        fit.fit(module, DataLoader(Images(), batch_size=4, shuffle=True), ckpt_path=ckpt_path)
+        fit.fit(module, DataLoader(Images(8), batch_size=4, shuffle=True), ckpt_path=ckpt_path)
         return module
 
     straight = run(tmp_path / 'straight')
     interrupted = run(tmp_path / 'resumed', stop=True)
-    assert interrupted.global_step == 4
+    assert interrupted.global_step == 2
     resumed = run(tmp_path / 'resumed', ckpt_path=str(tmp_path / 'resumed' / 'last.ckpt'))
-    assert resumed.global_step == straight.global_step == 8
+    assert resumed.global_step == straight.global_step == 4
     for (name, a), b in zip(
         straight.state_dict().items(), resumed.state_dict().values(), strict=True
     ):
