@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from dtcd.bands import DEO10, S2_L1C_13, MissingBandError, band_indices
 from dtcd.data import DEOHDF5
 from dtcd.data.datamodules import DatasetLayoutError, HDF5PretrainDataModule, SSL4EOS12DataModule
+from dtcd.main import main
 from tests.data.batch_checker import BatchChecker, codes_arg, fit
 from tests.data.fake import deo_hdf5, ssl4eo_s12
 from tests.data.fake.codes import CODES
@@ -86,3 +87,25 @@ def test_hdf5_errors(tmp_path: Path) -> None:
         HDF5PretrainDataModule(str(tmp_path / 'missing.h5')).setup('fit')
     with pytest.raises(MissingBandError, match='B10'):
         HDF5PretrainDataModule(str(tmp_path), file_bands='s2_l2a', bands=['B04', 'B10'])
+
+
+@pytest.mark.parametrize('source', ['ssl4eo_s12', 'deo_hdf5'])
+def test_pretraining_sources_feed_the_distillation_module(
+    source: str, ssl4eo_root: Path, tmp_path: Path
+) -> None:
+    """SSL4EO-S12 and the DEO HDF5 file through `dtcd fit` with the real DistillationModule."""
+    if source == 'ssl4eo_s12':
+        data = ['--data', 'dtcd.data.datamodules.SSL4EOS12DataModule']
+        data += ['--data.init_args.root', str(ssl4eo_root), '--data.init_args.val_fraction', '0.3']
+    else:
+        data = ['--data', 'dtcd.data.datamodules.HDF5PretrainDataModule']
+        data += ['--data.init_args.root', str(deo_hdf5.write(tmp_path))]
+    main(
+        [
+            'fit', '--config', str(Path(__file__).parents[1] / 'conf' / 'pretrain_tiny.yaml'),
+            *data, '--data.init_args.batch_size', '4',
+            '--trainer.max_steps', '2', '--trainer.limit_val_batches', '1',
+            '--trainer.default_root_dir', str(tmp_path), '--trainer.logger', 'false',
+            '--trainer.enable_checkpointing', 'false', '--trainer.callbacks', 'null',
+        ]
+    )  # fmt: skip

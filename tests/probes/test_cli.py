@@ -89,24 +89,39 @@ def majority_miou(root: Path) -> float:
     return probe.test_metrics.compute()['test/miou'].item()
 
 
+def backbone_args(kind: str, request: pytest.FixtureRequest, *extra: str) -> list[str]:
+    """A random tiny Swin, or the briefly pretrained dtcd checkpoint (same architecture)."""
+    if kind == 'random':
+        return random_tiny(*extra)
+    checkpoint = request.getfixturevalue('pretrained_checkpoint')
+    return ['--model.init_args.backbone', str(checkpoint), *extra]
+
+
 @pytest.mark.slow
-def test_segmentation_beats_majority(synth_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize('kind', ['random', 'pretrained'])
+def test_segmentation_beats_majority(
+    kind: str, synth_root: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     root = synth_root / 'segmentation'
     metrics = fit(
         'synth_segmentation', root, tmp_path, '--trainer.max_epochs', '8',
-        '--model.init_args.decoder_channels', '32', *random_tiny(),
+        '--model.init_args.decoder_channels', '32', *backbone_args(kind, request),
     )  # fmt: skip
     baseline = majority_miou(root)
     assert metrics['test/miou'] > baseline + 0.05, (metrics, baseline)
 
 
 @pytest.mark.slow
-def test_change_beats_no_change_and_all_change(synth_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize('kind', ['random', 'pretrained'])
+def test_change_beats_no_change_and_all_change(
+    kind: str, synth_root: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     root = synth_root / 'oscd'
     metrics = fit(
         'synth_change', root, tmp_path, '--trainer.max_epochs', '40',
         '--trainer.check_val_every_n_epoch', '5', '--data.init_args.input_size', '96',
-        '--model.init_args.decoder_channels', '32', *random_tiny('--model.init_args.lr', '2e-3'),
+        '--model.init_args.decoder_channels', '32',
+        *backbone_args(kind, request, '--model.init_args.lr', '2e-3'),
     )  # fmt: skip
     data = OSCDDataModule(root=str(root), input_size=96)
     data.setup('test')
