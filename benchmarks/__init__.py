@@ -1,0 +1,1 @@
+"""Performance harnesses (run as ``python -m benchmarks.<name>``); results in RESULTS.md."""
