@@ -28,12 +28,12 @@ demo: $(STAMP)
 	$(BIN)/python -m dtcd.demo --synth-dir $(SYNTH)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dtcd tests benchmarks
-	$(BIN)/ruff format --check dtcd tests benchmarks
+	$(BIN)/ruff check dtcd tests benchmarks notebooks
+	$(BIN)/ruff format --check dtcd tests benchmarks notebooks
 
 format: $(STAMP)
-	$(BIN)/ruff format dtcd tests benchmarks
-	$(BIN)/ruff check --fix dtcd tests benchmarks
+	$(BIN)/ruff format dtcd tests benchmarks notebooks
+	$(BIN)/ruff check --fix dtcd tests benchmarks notebooks
 
 clean:
 	rm -rf $(VENV) $(SYNTH) lightning_logs

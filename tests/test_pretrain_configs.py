@@ -41,7 +41,8 @@ def test_paper_hyper_parameters_are_the_papers() -> None:
     config = yaml.safe_load((ROOT / 'experiments' / 'pretrain' / 'deo_swin_b.yaml').read_text())
     model = config['model']['init_args']
     assert model['student']['init_args'] == {
-        'variant': 'swin_b', 'window_size': 12, 'stems': {'ms': 'deo10', 'rgb': 'rgb'}
+        'variant': 'swin_b', 'window_size': 12, 'stems': {'ms': 'deo10', 'rgb': 'rgb'},
+        'grad_checkpointing': False,
     }  # fmt: skip
     ema, optical = (t['init_args'] for t in model['teachers'])
     assert (ema['objective'], ema['out_dim'], ema['eps'], ema['momentum']) == (

@@ -95,3 +95,18 @@ def test_with_stems_keeps_names_and_body(tiny_student: MultiStemSwin) -> None:
     body = {id(p) for p in tiny_student.body_parameters()}
     stems = {id(p) for p in tiny_student.stems.parameters()}
     assert body | stems == {id(p) for p in tiny_student.parameters()} and not body & stems
+
+
+def test_grad_checkpointing_gives_the_same_features_and_gradients(tiny_config: dict) -> None:
+    torch.manual_seed(0)
+    plain = MultiStemSwin(**tiny_config).train()
+    checkpointed = MultiStemSwin(**tiny_config, grad_checkpointing=True).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 10, 64, 64)
+    outputs = [model(x, 'ms').square().sum() for model in (plain, checkpointed)]
+    torch.testing.assert_close(outputs[0], outputs[1])
+    for output in outputs:
+        output.backward()
+    for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    assert checkpointed.config()['grad_checkpointing'] is True
