@@ -22,7 +22,7 @@ from dtcd.augment import MultiCrop, MultiCropViews
 from dtcd.bands import band_indices, reindex
 from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
 from dtcd.distill.schedules import cosine, warmup_cosine
-from dtcd.models import MultiStemSwin
+from dtcd.models import Student
 from dtcd.monitor import effective_rank, embedding_std, pca_image
 
 
@@ -35,7 +35,7 @@ class NonFiniteWeightsError(FloatingPointError):
 
 
 class DistillationModule(LightningModule):
-    """Pretrain a :class:`MultiStemSwin` student from a list of teachers.
+    """Pretrain a student (:class:`MultiStemSwin`, :class:`ViTStudent`) from a list of teachers.
 
     Args:
         student: The student network.
@@ -64,7 +64,7 @@ class DistillationModule(LightningModule):
 
     def __init__(
         self,
-        student: MultiStemSwin,
+        student: Student,
         teachers: Sequence[Teacher],
         multicrop: MultiCrop | None = None,
         lr: float = 5e-4,
@@ -123,7 +123,7 @@ class DistillationModule(LightningModule):
             else:
                 features = self.student.forward_features(x, stem)
             outputs[stem, group] = StudentPass(
-                features, self.student.pool(features[-1]), crops.shape[0]
+                features, self.student.embedding(features), crops.shape[0]
             )
         return outputs
 
@@ -323,7 +323,8 @@ class DistillationModule(LightningModule):
         saved = (checkpoint.get('hyper_parameters') or {}).get('student')
         ours = self.student.config()
         if isinstance(saved, dict):
-            differ = {k: (saved.get(k), ours[k]) for k in _ARCH_KEYS if saved.get(k) != ours[k]}
+            keys = [k for k in ours if k not in _NON_ARCH_KEYS]
+            differ = {k: (saved.get(k), ours[k]) for k in keys if saved.get(k) != ours[k]}
             if differ:
                 raise ValueError(
                     "The checkpoint's student differs from this one (checkpoint value, value "
@@ -387,8 +388,8 @@ class DistillationModule(LightningModule):
             experiment.add_image(f'pca/{teacher.name}_student_vs_teacher', grid, self.global_step)
 
 
-#: Student settings that shape the checkpoint's tensors (drop-path rate does not).
-_ARCH_KEYS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'stems')
+#: Student settings that do not shape the checkpoint's tensors.
+_NON_ARCH_KEYS = ('variant', 'drop_path_rate', 'grad_checkpointing')
 
 
 #: Devices with a fused AdamW kernel (torch >= 2.4 has CPU and CUDA).

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from torch import Tensor, nn
 
 from dtcd.augment import MultiCropViews
-from dtcd.models import MultiStemSwin
+from dtcd.models import Student
 
 #: ``global_masked`` is the global views with iBOT masks applied after the stem.
 ViewGroup = Literal['global', 'global_masked', 'local']
@@ -27,7 +27,7 @@ class StudentPass:
 
     Attributes:
         features: The four NCHW stage maps, each ``[V·B, C_s, h_s, w_s]``.
-        pooled: Final norm + global average pool of the last stage, ``[V·B, D]``.
+        pooled: The student's embedding (Swin: pooled last stage; ViT: class token), ``[V·B, D]``.
         num_views: ``V``, to unflatten into ``[V, B, ...]``.
     """
 
@@ -62,7 +62,7 @@ class Teacher(nn.Module, ABC):
         self.weight = weight
 
     @abstractmethod
-    def bind(self, student: MultiStemSwin) -> None:
+    def bind(self, student: Student) -> None:
         """Build the heads (and any copy of the student) for this student."""
 
     @abstractmethod
@@ -80,7 +80,7 @@ class Teacher(nn.Module, ABC):
     def before_optimizer_step(self, progress: float) -> None:
         """Called with gradients ready, before each optimizer step; nothing by default."""
 
-    def update(self, student: MultiStemSwin, progress: float) -> None:
+    def update(self, student: Student, progress: float) -> None:
         """Called once after each optimizer step (EMA, centering); nothing by default."""
 
     def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from dtcd.augment import MultiCropViews
 from dtcd.distill.base import StudentOutputs, Teacher, ViewGroup
 from dtcd.losses import CLSDistillLoss, PatchDistillLoss
-from dtcd.models import FrozenTeacher, MultiStemSwin, ProjectionHead, TeacherTokens
+from dtcd.models import FrozenTeacher, ProjectionHead, Student, TeacherTokens
 
 
 class OpticalDistillation(Teacher):
@@ -61,7 +61,7 @@ class OpticalDistillation(Teacher):
         self.hidden_dim = hidden_dim
         self.cls_loss, self.patch_loss = CLSDistillLoss(), PatchDistillLoss()
 
-    def bind(self, student: MultiStemSwin) -> None:
+    def bind(self, student: Student) -> None:
         """Build the CLS head and one patch head per distilled stage."""
         if self.stem not in student.stems:
             raise ValueError(

@@ -21,7 +21,7 @@ from dtcd.distill.base import StudentOutputs, Teacher, ViewGroup
 from dtcd.distill.schedules import cosine
 from dtcd.losses import MCRLoss
 from dtcd.losses.dino import DINOLoss, IBOTPatchLoss, KoLeoLoss
-from dtcd.models import DINOHead, EMATeacher, MultiStemSwin, ProjectionHead
+from dtcd.models import DINOHead, EMATeacher, ProjectionHead, Student
 
 
 class SelfDistillation(Teacher):
@@ -103,7 +103,7 @@ class SelfDistillation(Teacher):
             self.patch_criterion = DINOLoss(out_dim, **dino_options)
             self.ibot = IBOTPatchLoss(student_temp)
 
-    def bind(self, student: MultiStemSwin) -> None:
+    def bind(self, student: Student) -> None:
         """Build the student head and the EMA copy of (body, stem, head)."""
         if self.stem not in student.stems:
             raise ValueError(
@@ -156,7 +156,7 @@ class SelfDistillation(Teacher):
         """
         global_views = reindex(views.global_views.flatten(0, 1), bands, self.student_bands)
         features = self.teacher.backbone.forward_features(global_views, self.stem)
-        out = self.teacher.head(self.teacher.backbone.pool(features[-1]))
+        out = self.teacher.head(self.teacher.backbone.embedding(features))
         out = out.unflatten(0, (views.global_views.shape[0], -1))
         if not isinstance(self.criterion, DINOLoss):
             return {'views': out}
@@ -190,7 +190,7 @@ class SelfDistillation(Teacher):
             terms['loss'] = terms['loss'] + self.ibot_weight * terms['ibot']
         return terms
 
-    def update(self, student: MultiStemSwin, progress: float) -> None:
+    def update(self, student: Student, progress: float) -> None:
         """EMA step with the cosine momentum schedule; DINO center step."""
         self.teacher.update(student, self.head, self.current_momentum(progress))
         if isinstance(self.criterion, DINOLoss):

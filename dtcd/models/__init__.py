@@ -2,13 +2,14 @@
 
 from dtcd.models.checkpoints import export_backbone, load_backbone, load_deo_weights
 from dtcd.models.heads import DINOHead, ProjectionHead
-from dtcd.models.student import VARIANTS, MultiStemSwin, PatchStem
+from dtcd.models.student import VARIANTS, MultiStemSwin, PatchStem, Student
 from dtcd.models.teachers import (
     TEACHER_NORMALIZATION,
     EMATeacher,
     FrozenTeacher,
     TeacherTokens,
 )
+from dtcd.models.vit_student import ViTStudent, export_vit_teacher
 
 __all__ = [
     'TEACHER_NORMALIZATION',
@@ -19,8 +20,11 @@ __all__ = [
     'MultiStemSwin',
     'PatchStem',
     'ProjectionHead',
+    'Student',
     'TeacherTokens',
+    'ViTStudent',
     'export_backbone',
+    'export_vit_teacher',
     'load_backbone',
     'load_deo_weights',
 ]

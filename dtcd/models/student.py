@@ -24,7 +24,7 @@ from torchvision.models.swin_transformer import SwinTransformer
 
 from dtcd.bands import DEO10, RGB, resolve_bands
 
-__all__ = ['VARIANTS', 'MultiStemSwin', 'PatchStem']
+__all__ = ['VARIANTS', 'MultiStemSwin', 'PatchStem', 'Student']
 
 #: Stage-output positions in ``features`` (stages alternate with patch merging).
 STAGE_INDICES = (0, 2, 4, 6)
@@ -82,7 +82,52 @@ class PatchStem(nn.Module):
         return self.norm(self.proj(x).permute(0, 2, 3, 1))
 
 
-class MultiStemSwin(nn.Module):
+class Student(nn.Module):
+    """What the distillation loop needs of a student network.
+
+    Subclasses have ``stems`` (name to module), ``bands`` (stem to band names), ``embed_dim``,
+    ``feature_dims`` (widths of the four maps), ``num_features`` (width of :meth:`embedding`),
+    and :meth:`config`, :meth:`with_stems`, :meth:`forward_features` and :meth:`embedding`. A
+    base class rather than a Protocol so LightningCLI accepts any subclass as ``student``.
+    """
+
+    stems: Mapping[str, nn.Module]
+    bands: dict[str, tuple[str, ...]]
+    embed_dim: int
+    feature_dims: list[int]
+    num_features: int
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments that rebuild this architecture."""
+        raise NotImplementedError
+
+    def with_stems(self, names: Sequence[str]) -> Student:
+        """A deep copy keeping only the named stems, parameter names unchanged (EMA teachers)."""
+        raise NotImplementedError
+
+    def forward_features(
+        self,
+        x: Tensor,
+        stem: str,
+        mask: Tensor | None = None,
+        mask_token: Tensor | None = None,
+    ) -> list[Tensor]:
+        """Four NCHW feature maps of ``x`` through ``stem``, shallow to deep."""
+        raise NotImplementedError
+
+    def pool(self, last_stage: Tensor) -> Tensor:
+        """Pooled embedding ``[B, num_features]`` from the last map alone."""
+        raise NotImplementedError
+
+    def embedding(self, features: Sequence[Tensor]) -> Tensor:
+        """The embedding heads read, from one :meth:`forward_features` output.
+
+        :meth:`pool` of the last map by default; a ViT overrides it to return its class token.
+        """
+        return self.pool(features[-1])
+
+
+class MultiStemSwin(Student):
     """Swin body (torchvision) with one patch-embedding stem per input modality.
 
     Args:

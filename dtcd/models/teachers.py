@@ -21,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from dtcd.bands import RGB, band_indices, resolve_bands
-from dtcd.models.student import MultiStemSwin
+from dtcd.models.student import Student
 
 __all__ = ['TEACHER_NORMALIZATION', 'EMATeacher', 'FrozenTeacher', 'TeacherTokens', 'sha256sum']
 
@@ -264,7 +264,7 @@ class EMATeacher(nn.Module):
         stem: The stem the teacher sees (``'ms'`` in DEO).
     """
 
-    def __init__(self, student: MultiStemSwin, head: nn.Module, stem: str = 'ms'):
+    def __init__(self, student: Student, head: nn.Module, stem: str = 'ms'):
         super().__init__()
         self.stem = stem
         self.backbone = student.with_stems([stem])
@@ -277,7 +277,7 @@ class EMATeacher(nn.Module):
         return super().train(False)
 
     @torch.no_grad()
-    def update(self, student: MultiStemSwin, head: nn.Module, momentum: float) -> None:
+    def update(self, student: Student, head: nn.Module, momentum: float) -> None:
         """``teacher ← momentum · teacher + (1 − momentum) · student``, matched by name.
 
         Args:

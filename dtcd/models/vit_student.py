@@ -1,0 +1,171 @@
+"""ViTStudent: a timm ViT in the student interface, to pretrain a stand-in optical teacher.
+
+DINOv3 weights cannot be downloaded here, so the ablation pretrains its own small optical
+teacher on SynthEO's high-resolution RGB with dtcd's DINO objective (``SelfDistillation``),
+then :func:`export_vit_teacher` writes the timm state dict that :class:`FrozenTeacher` loads.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from dtcd.bands import resolve_bands
+from dtcd.models.student import Student
+
+__all__ = ['ViTFeatures', 'ViTStudent', 'export_vit_teacher']
+
+#: Maps :meth:`ViTStudent.forward_features` returns, one per evenly spaced block.
+NUM_MAPS = 4
+
+
+class ViTFeatures(list):
+    """The four NCHW maps of a ViT, carrying the final-norm class token ``cls`` ``[B, D]``.
+
+    The maps alone cannot give the class token, yet it is what DINO's head reads; carrying it
+    with the maps keeps "one forward pass, then :meth:`ViTStudent.embedding`" as for Swin.
+    """
+
+    cls: Tensor
+
+
+class ViTStudent(Student):
+    """A timm ViT with one patch-embedding stem, read as four maps and a class token.
+
+    All four maps are at stride 16 (the patch size): a ViT has no pyramid. They are the outputs
+    of evenly spaced blocks (the last block included), after the final norm, register tokens
+    dropped. The embedding is the final-norm class token, as in DINO. iBOT masking is not
+    supported (``mask`` raises).
+
+    Args:
+        model_name: timm model name (the DINOv3 ViT-S/16 architecture by default).
+        bands: Band names of the stem's input channels (a set name or a list).
+        model_kwargs: Extra ``timm.create_model`` arguments (e.g. ``depth``, ``embed_dim``).
+        stem: Name of the single stem.
+    """
+
+    def __init__(
+        self,
+        model_name: str = 'vit_small_patch16_dinov3',
+        bands: str | Sequence[str] = 'rgb',
+        model_kwargs: Mapping[str, Any] | None = None,
+        stem: str = 'rgb',
+    ) -> None:
+        super().__init__()
+        self.model_name, self.stem = model_name, stem
+        self.model_kwargs = dict(model_kwargs or {})
+        band_names = resolve_bands(bands)
+        self.bands = {stem: band_names}
+        self.model = timm.create_model(
+            model_name, pretrained=False, in_chans=len(band_names), **self.model_kwargs
+        )
+        if getattr(self.model, 'num_prefix_tokens', 0) < 1:
+            raise ValueError(f'{model_name!r} has no class token to pool.')
+        depth = len(self.model.blocks)
+        if depth < NUM_MAPS:
+            raise ValueError(
+                f'ViTStudent needs {NUM_MAPS} or more blocks; {model_name} has {depth}.'
+            )
+        self.blocks = [round((i + 1) * depth / NUM_MAPS) - 1 for i in range(NUM_MAPS)]
+        self.embed_dim = self.num_features = int(self.model.embed_dim)
+        self.feature_dims = [self.embed_dim] * NUM_MAPS
+
+    @property
+    def stems(self) -> dict[str, nn.Module]:
+        """The one stem, the ViT's patch embedding (not registered twice: it lives in ``model``)."""
+        return {self.stem: self.model.patch_embed}
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments that rebuild this architecture."""
+        return {
+            'model_name': self.model_name,
+            'bands': list(self.bands[self.stem]),
+            'model_kwargs': self.model_kwargs,
+            'stem': self.stem,
+        }
+
+    def with_stems(self, names: Sequence[str]) -> ViTStudent:
+        """A deep copy (the EMA teacher's); the one stem cannot be dropped."""
+        if list(names) != [self.stem]:
+            raise ValueError(f'ViTStudent has the one stem {self.stem!r}; asked for {list(names)}.')
+        return copy.deepcopy(self)
+
+    def forward_features(
+        self,
+        x: Tensor,
+        stem: str,
+        mask: Tensor | None = None,
+        mask_token: Tensor | None = None,
+    ) -> ViTFeatures:
+        """Four final-norm NCHW maps ``[B, D, H/16, W/16]`` of evenly spaced blocks, plus ``cls``.
+
+        Args:
+            x: ``[B, C, H, W]`` with the stem's bands; sides multiples of the patch size.
+            stem: The stem name.
+            mask: Not supported (iBOT masking is Swin-only here).
+            mask_token: Not supported.
+        """
+        if mask is not None:
+            raise NotImplementedError('ViTStudent does not support iBOT masking (ibot_weight: 0).')
+        if stem != self.stem:
+            raise ValueError(f'Unknown stem {stem!r}; this model has the stem {self.stem!r}.')
+        channels = len(self.bands[stem])
+        if x.ndim != 4 or x.shape[1] != channels:
+            raise ValueError(
+                f'Stem {stem!r} expects [B, {channels}, H, W] input with the bands '
+                f'{list(self.bands[stem])}, got shape {tuple(x.shape)}.'
+            )
+        outputs = self.model.forward_intermediates(
+            x,
+            indices=self.blocks,
+            return_prefix_tokens=True,
+            norm=True,
+            output_fmt='NCHW',
+            intermediates_only=True,
+        )
+        features = ViTFeatures(maps for maps, _ in outputs)
+        features.cls = outputs[-1][1][:, 0]
+        return features
+
+    def pool(self, last_stage: Tensor) -> Tensor:
+        """Mean of a final-norm map, for readers that only have the map (not the training path)."""
+        return last_stage.mean(dim=(2, 3))
+
+    def embedding(self, features: Sequence[Tensor]) -> Tensor:
+        """The final-norm class token of the last block, what DINO's head reads."""
+        if not isinstance(features, ViTFeatures):
+            raise TypeError('ViTStudent.embedding needs the output of its forward_features.')
+        return features.cls
+
+    def forward(self, x: Tensor, stem: str) -> Tensor:
+        """Class-token embedding ``[B, embed_dim]``."""
+        return self.embedding(self.forward_features(x, stem))
+
+
+def export_vit_teacher(
+    checkpoint: str | Path, out: str | Path, prefix: str = 'student.model.'
+) -> Path:
+    """Write the timm ViT of a dtcd checkpoint as a ``.safetensors`` :class:`FrozenTeacher` loads.
+
+    Args:
+        checkpoint: A Lightning checkpoint of a ``DistillationModule`` with a :class:`ViTStudent`.
+        out: The ``.safetensors`` file to write.
+        prefix: Key prefix of the timm model in the checkpoint's ``state_dict``: the student's
+            by default; ``'teachers.0.teacher.backbone.model.'`` takes the EMA teacher's (the one
+            DINO evaluates) when the first teacher is the ``SelfDistillation``.
+    """
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    weights = {k[len(prefix) :]: v.contiguous() for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise KeyError(f'No {prefix}* weights in {checkpoint}: is its student a ViTStudent?')
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(out))
+    return out

@@ -1,0 +1,84 @@
+"""ViTStudent: the student interface on a timm ViT, DINO pretraining, export to FrozenTeacher."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+from torch.utils.data import DataLoader, Dataset
+
+from dtcd.augment import MultiCrop
+from dtcd.bands import RGB
+from dtcd.distill import SelfDistillation
+from dtcd.models import FrozenTeacher, ViTStudent, export_vit_teacher
+from dtcd.pretrain import DistillationModule
+
+TINY = {'depth': 4, 'embed_dim': 48, 'num_heads': 2}
+
+
+def tiny_vit() -> ViTStudent:
+    torch.manual_seed(0)
+    return ViTStudent(model_kwargs=TINY)
+
+
+def test_interface_shapes() -> None:
+    student = tiny_vit().eval()
+    assert list(student.stems) == ['rgb'] and student.bands == {'rgb': RGB}
+    features = student.forward_features(torch.randn(2, 3, 32, 48), 'rgb')
+    assert [tuple(f.shape) for f in features] == [(2, 48, 2, 3)] * 4
+    assert student.feature_dims == [48] * 4 and student.num_features == 48
+    assert torch.equal(student.embedding(features), features.cls)
+    assert student(torch.randn(2, 3, 32, 32), 'rgb').shape == (2, 48)
+    assert ViTStudent(**student.config()).config() == student.config()
+    with pytest.raises(NotImplementedError):
+        student.forward_features(torch.randn(1, 3, 32, 32), 'rgb', mask=torch.ones(1, 1, 1))
+    with pytest.raises(ValueError, match='expects'):
+        student.forward_features(torch.randn(1, 10, 32, 32), 'rgb')
+
+
+class RGBImages(Dataset):
+    def __init__(self, n: int = 8) -> None:
+        self.images = torch.randn(n, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {'image': self.images[i]}
+
+
+def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
+    dino = SelfDistillation(objective='dino', stem='rgb', out_dim=32, hidden_dim=32, name='dino')
+    multicrop = MultiCrop(
+        bands='rgb', global_size=32, local_size=16, num_local=2, blur_kernel_size=5
+    )
+    module = DistillationModule(tiny_vit(), [dino], multicrop, lr=1e-3, lr_reference_batch=4)
+    ema_before = [p.detach().clone() for p in dino.teacher.parameters()]
+    fit = Trainer(
+        accelerator='cpu',
+        default_root_dir=tmp_path,
+        max_steps=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    fit.fit(module, DataLoader(RGBImages(), batch_size=4))
+    assert fit.global_step == 2
+    ema_after = list(dino.teacher.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(ema_before, ema_after, strict=True))
+
+    ckpt = fit.checkpoint_callback.best_model_path
+    weights = export_vit_teacher(ckpt, tmp_path / 'teacher.safetensors')
+    teacher = FrozenTeacher(
+        'vit_small_patch16_dinov3',
+        weights=str(weights),
+        blocks=[3],
+        normalization=None,
+        model_kwargs=TINY,
+    )
+    x = torch.randn(2, 3, 32, 32)
+    student = module.student.eval()
+    with torch.no_grad():
+        expected = student(x, 'rgb')
+    torch.testing.assert_close(teacher(x, RGB).cls, expected)
