@@ -80,8 +80,13 @@ class DistillationModule(LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=['student', 'teachers', 'multicrop'])
-        # The student's architecture, so `MultiStemSwin.from_pretrained(ckpt)` can rebuild it.
-        self.hparams['student'] = student.config()
+        # The student's architecture, so `MultiStemSwin.from_pretrained(ckpt)` can rebuild it; in
+        # LightningCLI's class_path form, which `dtcd fit --ckpt_path` parses back on resume.
+        kind = type(student)
+        self.hparams['student'] = {
+            'class_path': f'{kind.__module__}.{kind.__qualname__}',
+            'init_args': student.config(),
+        }
         if not teachers:
             raise ValueError('DistillationModule needs at least one teacher.')
         names = [t.name for t in teachers]
@@ -323,6 +328,7 @@ class DistillationModule(LightningModule):
         saved = (checkpoint.get('hyper_parameters') or {}).get('student')
         ours = self.student.config()
         if isinstance(saved, dict):
+            saved = saved.get('init_args', saved)
             keys = [k for k in ours if k not in _NON_ARCH_KEYS]
             differ = {k: (saved.get(k), ours[k]) for k in keys if saved.get(k) != ours[k]}
             if differ:

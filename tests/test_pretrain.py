@@ -96,7 +96,9 @@ def test_frozen_teacher_is_not_in_checkpoint_and_ema_is(tmp_path: Path) -> None:
     saved = sum(v.numel() for v in ckpt['state_dict'].values() if isinstance(v, torch.Tensor))
     own = sum(v.numel() for v in module.state_dict().values() if isinstance(v, torch.Tensor))
     assert saved == own and frozen_params > 0
-    assert ckpt['hyper_parameters']['student']['embed_dim'] == 16
+    student = ckpt['hyper_parameters']['student']
+    assert student['class_path'] == 'dtcd.models.student.MultiStemSwin'
+    assert student['init_args']['embed_dim'] == 16
 
 
 class RecordEMA(Callback):
