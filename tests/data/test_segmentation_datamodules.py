@@ -179,3 +179,15 @@ def test_pastis_missing_band_and_root(pastis_root: Path, tmp_path: Path) -> None
     dm = PASTISDataModule(root=str(tmp_path))
     with pytest.raises(DatasetLayoutError, match=r'(?s)metadata\.geojson.*zenodo'):
         dm.setup('fit')
+
+
+def test_training_crops_pad_labels_as_unlabelled(tmp_path: Path) -> None:
+    """Chips smaller than the crop are padded with the band mean and ignore_index, not class 0."""
+    dm = Sen1Floods11DataModule(root=str(sen1floods11.write(tmp_path)), input_size=48, batch_size=2)
+    dm.setup('fit')
+    batch = dm.train_aug(next(iter(dm.train_dataloader())))
+    assert batch['image'].shape[-2:] == (48, 48) and batch['mask'].shape[-2:] == (48, 48)
+    side = sen1floods11.SIDE
+    labelled = (batch['mask'] != 255).sum().item()
+    # Only the chips' own labelled pixels (rows below the no-data band) can carry a class.
+    assert labelled == 2 * (side - sen1floods11.NO_DATA_ROWS) * side

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import kornia.augmentation as K
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
@@ -194,19 +195,45 @@ class DownstreamDataModule(DTCDDataModule):
         train += [K.RandomHorizontalFlip(), K.RandomVerticalFlip()]
         if self.rotate90:
             train.append(K.RandomRotation90(times=(0, 3)))
-        self.train_aug = _Pipeline(train, self.task, self.mean, self.std)
+        self.train_aug = _Pipeline(
+            train, self.task, self.mean, self.std, self.input_size, self.ignore_index
+        )
         self.aug = _Pipeline(evaluate, self.task, self.mean, self.std)
 
 
 class _Pipeline:
     """Normalise, fill no-data, then Kornia geometry shared by image, mask and both dates."""
 
-    def __init__(self, ops: list[Any], task: Task, mean: Tensor, std: Tensor) -> None:
+    def __init__(
+        self,
+        ops: list[Any],
+        task: Task,
+        mean: Tensor,
+        std: Tensor,
+        pad_to: int | None = None,
+        ignore_index: int | None = None,
+    ) -> None:
         self.keys = ['image', 'mask'] if task in ('segmentation', 'change') else ['image']
         self.sequential = (
             K.AugmentationSequential(*ops, data_keys=None, keepdim=True) if ops else None
         )
         self.mean, self.std = mean.view(-1, 1, 1), std.view(-1, 1, 1)
+        self.pad_to, self.ignore_index = pad_to, ignore_index
+
+    def _pad(self, image: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Pad images smaller than the crop: pixels with the band mean, labels as unlabelled.
+
+        Kornia's padding would give padded pixels label 0, a real class, so padding happens
+        here, where the ignore index is known (0 when the dataset has none, e.g. no change).
+        """
+        height, width = image.shape[-2:]
+        if self.pad_to is None or (height >= self.pad_to and width >= self.pad_to):
+            return image, mask
+        pad = (0, max(self.pad_to - width, 0), 0, max(self.pad_to - height, 0))
+        image = F.pad(image, pad, value=0.0)
+        if mask is not None:
+            mask = F.pad(mask, pad, value=self.ignore_index or 0)
+        return image, mask
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         image = batch['image'].float()
@@ -220,10 +247,13 @@ class _Pipeline:
         if pair:  # [B, 2, C, H, W]: both dates get the same crop and flips
             t = image.shape[1]
             image = image.flatten(1, 2)
+        mask = batch['mask'] if 'mask' in batch and 'mask' in self.keys else None
+        if mask is not None and mask.ndim == 3:
+            mask = mask[:, None]
+        image, mask = self._pad(image, mask)
         inputs: dict[str, Tensor] = {'image': image}
-        if 'mask' in batch and 'mask' in self.keys:
-            mask = batch['mask']
-            inputs['mask'] = (mask if mask.ndim == 4 else mask[:, None]).float()
+        if mask is not None:
+            inputs['mask'] = mask.float()
         out = self.sequential(inputs)
         result['image'] = out['image'].unflatten(1, (t, -1)) if pair else out['image']
         if 'mask' in inputs:
