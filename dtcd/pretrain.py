@@ -108,12 +108,18 @@ class DistillationModule(LightningModule):
         self._restored_rng_ranks = 0  # ranks whose generator states the resumed checkpoint held
 
     # ----------------------------------------------------------------------------- forward
-    def progress(self) -> float:
-        """Share of optimizer steps done, in [0, 1] (0 outside a Trainer, e.g. in a notebook)."""
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run (every per-step schedule spans these)."""
+        return max(int(self.trainer.estimated_stepping_batches), 1)
+
+    def progress(self, step: int | None = None) -> float:
+        """Share of optimizer steps done at ``step`` (default: now), in [0, 1].
+
+        0 outside a Trainer, e.g. in a notebook.
+        """
         if self._trainer is None:
             return 0.0
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        return min(self.global_step / total, 1.0)
+        return min((self.global_step if step is None else step) / self.total_steps(), 1.0)
 
     def student_outputs(self, views: MultiCropViews) -> StudentOutputs:
         """Run the student once per needed (stem, view group); every teacher reads these."""
@@ -249,7 +255,7 @@ class DistillationModule(LightningModule):
 
     def scheduled_lr(self, step: int) -> float:
         """Learning rate of optimizer step ``step``."""
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        total = self.total_steps()
         warmup = round(self.hparams['warmup_fraction'] * total)
         return warmup_cosine(step, total, warmup, self.peak_lr(), self.hparams['min_lr'])
 
@@ -294,7 +300,7 @@ class DistillationModule(LightningModule):
         """Step, then update every teacher once (EMA, centers) with the new student."""
         step = self.global_step  # index of the step being taken
         super().optimizer_step(*args, **kwargs)
-        progress = min(step / max(int(self.trainer.estimated_stepping_batches), 1), 1.0)
+        progress = self.progress(step)
         log = self._should_log_now()
         for teacher in self.teachers:
             teacher.update(self.student, progress)

@@ -95,10 +95,9 @@ class DINOLoss(nn.Module):
         temp = self.temperature(progress)
         with fp32(logits.device):
             logits = logits.float()
-            if self.centering == 'sinkhorn':
-                flat = logits.reshape(-1, logits.shape[-1])
-                return sinkhorn_knopp(flat / temp, self.sinkhorn_iterations).view_as(logits)
             flat = logits.reshape(-1, logits.shape[-1])
+            if self.centering == 'sinkhorn':
+                return sinkhorn_knopp(flat / temp, self.sinkhorn_iterations).view_as(logits)
             self._pending_sum += flat.sum(dim=0, keepdim=True)
             self._pending_count += flat.shape[0]
             return F.softmax((logits - self.center) / temp, dim=-1)

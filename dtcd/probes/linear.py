@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dtcd.bands import reindex
 from dtcd.models import MultiStemSwin
+from dtcd.probes.knn import knn_scores
 
 
 @torch.no_grad()
@@ -92,14 +93,19 @@ def knn_accuracy(
     test_labels: Tensor,
     k: int = 10,
 ) -> float:
-    """Top-1 accuracy of a cosine k-nearest-neighbour vote (the usual SSL read-out).
+    """Top-1 accuracy of an unweighted cosine k-nearest-neighbour vote (the usual SSL read-out).
 
     Features are centred on the training mean first, so the vote compares directions of
-    variation rather than a shared offset.
+    variation rather than a shared offset; an infinite temperature makes every neighbour's vote
+    equal in :func:`~dtcd.probes.knn.knn_scores`.
     """
     centre = train_features.mean(dim=0)
-    bank = F.normalize(train_features - centre, dim=1)
-    queries = F.normalize(test_features - centre, dim=1)
-    neighbours = (queries @ bank.T).topk(min(k, len(bank)), dim=1).indices
-    votes = F.one_hot(train_labels[neighbours], int(train_labels.max()) + 1).sum(dim=1)
-    return (votes.argmax(dim=1) == test_labels).float().mean().item()
+    scores = knn_scores(
+        train_features - centre,
+        train_labels,
+        test_features - centre,
+        int(train_labels.max()) + 1,
+        k=k,
+        temperature=float('inf'),
+    )
+    return (scores.argmax(dim=1) == test_labels).float().mean().item()
