@@ -37,20 +37,33 @@ def _synth(argv: Sequence[str]) -> None:
 
 def _export(argv: Sequence[str]) -> None:
     """``dtcd export``: write a checkpoint's student backbone as a standalone safetensors file."""
+    from dtcd.models import export_vit_teacher
     from dtcd.models.checkpoints import export_backbone
 
     parser = argparse.ArgumentParser(
         prog='dtcd export',
         description='Export the student (Swin body + stems) of a dtcd checkpoint or of the DEO '
-        "authors' weights to safetensors, with its architecture and band lists as metadata.",
+        "authors' weights to safetensors, with its architecture and band lists as metadata; "
+        "with --timm, a ViTStudent's bare timm weights (what FrozenTeacher and timm: probe "
+        'backbones load).',
     )
     parser.add_argument('checkpoint', type=Path, help='dtcd Lightning checkpoint or DEO weights')
     parser.add_argument('out', type=Path, help='output .safetensors file')
     parser.add_argument(
-        '--prefix', default='student.', help='key prefix of the student in the checkpoint'
+        '--timm', action='store_true', help="the checkpoint's network is a ViTStudent's timm ViT"
+    )
+    parser.add_argument(
+        '--prefix',
+        help="key prefix of the network in the checkpoint (default 'student.', with --timm "
+        "'student.model.'; a first SelfDistillation teacher's EMA copy is under "
+        "'teachers.0.teacher.backbone.' + 'model.' for a ViT)",
     )
     args = parser.parse_args(list(argv))
-    print(f'wrote {export_backbone(args.checkpoint, args.out, prefix=args.prefix)}')
+    if args.timm:
+        out = export_vit_teacher(args.checkpoint, args.out, prefix=args.prefix or 'student.model.')
+    else:
+        out = export_backbone(args.checkpoint, args.out, prefix=args.prefix or 'student.')
+    print(f'wrote {out}')
 
 
 def _sweep(argv: Sequence[str]) -> None:

@@ -8,9 +8,16 @@ as ``OUT/cells/<cell>.json``. A cell whose result exists is skipped, so an inter
 failed sweep is resumed by running the same command again. At the end the results of the grid are
 written as ``results.csv``, ``results.md`` (paper-style tables) and PNG plots.
 
+Backbones that must first be made (synthetic data, pretraining, an export) come from ``prepare``
+steps: ``dtcd`` commands run in order before the grid, each once. A step is finished when its
+marker ``OUT/prepare/<name>.done`` exists; an unfinished step runs again from the start, so one
+command reproduces a whole experiment and resumes it after a stop.
+
 A sweep file (``experiments/sweeps/*.yaml``)::
 
     data_root: data/synth          # optional; joined with each dataset's ``root``
+    prepare:                       # optional; dtcd arguments and the file each step writes
+      - {name: data, run: [synth, --out, data/synth], creates: data/synth/eurosat}
     seeds: [0]
     overrides: [--trainer.max_epochs=2]   # CLI arguments added to every cell
     backbones:
@@ -42,7 +49,7 @@ import yaml
 
 from dtcd.analysis.report import Result, markdown, write_csv
 
-__all__ = ['Backbone', 'Cell', 'Dataset', 'Sweep', 'main', 'run_sweep']
+__all__ = ['Backbone', 'Cell', 'Dataset', 'Step', 'StepFailed', 'Sweep', 'main', 'run_sweep']
 
 #: Task and default reported metric of each probe class (by its class name in the config).
 PROBE_TASKS = {
@@ -127,6 +134,31 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Step:
+    """A ``dtcd`` command the grid needs done first (data, a pretraining run, an export).
+
+    Attributes:
+        name: File-system name of the step (its log and marker).
+        run: ``dtcd`` arguments, e.g. ``[fit, --config, experiments/pretrain/demo.yaml]``.
+        creates: The file (or directory) the step produces. A file is removed before an
+            unfinished step runs again, so a stale or half-written one is never taken for the
+            step's output (a Lightning ``last.ckpt`` exists after the first epoch).
+    """
+
+    name: str
+    run: tuple[str, ...]
+    creates: str
+
+    def command(self) -> list[str]:
+        """The command line, with this Python's ``dtcd``."""
+        return [sys.executable, '-m', 'dtcd.main', *self.run]
+
+
+class StepFailed(RuntimeError):
+    """A ``prepare`` step exited with an error: the cells that need it cannot run."""
+
+
+@dataclass(frozen=True)
 class Sweep:
     """A sweep file: the grid and the arguments shared by its cells."""
 
@@ -136,12 +168,14 @@ class Sweep:
     overrides: tuple[str, ...] = ()
     data_root: str | None = None
     name: str = 'sweep'
+    prepare: tuple[Step, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Sweep:
         """Read a sweep YAML file (see the module docstring)."""
         raw = yaml.safe_load(path.read_text())
-        unknown = set(raw) - {'backbones', 'datasets', 'seeds', 'overrides', 'data_root', 'name'}
+        known = {'backbones', 'datasets', 'seeds', 'overrides', 'data_root', 'name', 'prepare'}
+        unknown = set(raw) - known
         if unknown:
             raise ValueError(f'{path}: unknown keys {sorted(unknown)}')
         sweep = cls(
@@ -154,7 +188,14 @@ class Sweep:
             overrides=tuple(raw.get('overrides', ())),
             data_root=raw.get('data_root'),
             name=raw.get('name', path.stem),
+            prepare=tuple(
+                Step(**{**step, 'run': tuple(str(a) for a in step['run'])})
+                for step in raw.get('prepare', ())
+            ),
         )
+        names = [step.name for step in sweep.prepare]
+        if len(set(names)) != len(names):
+            raise ValueError(f'{path}: prepare step names must be unique, got {names}')
         for dataset in sweep.datasets:  # a missing config or a non-probe fails before any run
             dataset.task_and_metric()
         return sweep
@@ -230,6 +271,35 @@ def run_cell(
     return CellOutcome(cell, 'done', result, log=log)
 
 
+def run_step(step: Step, out: Path, env: dict[str, str]) -> str:
+    """Run ``step`` unless its marker says it finished; ``'cached'`` or ``'done'``.
+
+    Raises:
+        StepFailed: The command failed; the message names its log.
+    """
+    marker = out / 'prepare' / f'{step.name}.done'
+    creates = Path(step.creates)
+    if marker.exists() and creates.exists():
+        return 'cached'
+    if creates.is_file():  # a directory is left for the command to overwrite
+        creates.unlink()
+    log = out / 'prepare' / f'{step.name}.log'
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = step.command()
+    with log.open('w') as file:
+        file.write(shlex.join(command) + '\n\n')
+        file.flush()
+        code = subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+    if code != 0 or not creates.exists():
+        problem = f'exit code {code}' if code != 0 else f'it did not create {creates}'
+        raise StepFailed(
+            f'prepare step {step.name!r} failed ({problem}); log: {log}. Fix it and run the same '
+            'command again: finished steps and cells are skipped.'
+        )
+    _write_atomic(marker, shlex.join(command) + '\n')
+    return 'done'
+
+
 def _progress_line(i: int, n: int, outcome: CellOutcome) -> str:
     width = len(str(n))
     head = f'[{i:>{width}}/{n}] {outcome.cell.name:<48} {outcome.status:<6}'
@@ -259,6 +329,9 @@ def run_sweep(
 
     Returns:
         The outcome of every cell, in grid order.
+
+    Raises:
+        StepFailed: A ``prepare`` step failed (no cell has run).
     """
     from dtcd.analysis.plots import plot_datasets, plot_teaser
 
@@ -270,6 +343,14 @@ def run_sweep(
     root = data_root or sweep.data_root
     args = [*sweep.overrides, *extra]
     print(f'sweep {sweep.name}: {len(cells)} cells -> {out}', flush=True)
+    for i, step in enumerate(sweep.prepare, start=1):
+        start = time.perf_counter()
+        status = run_step(step, out, env)
+        seconds = time.perf_counter() - start
+        print(
+            f'[prepare {i}/{len(sweep.prepare)}] {step.name:<40} {status:<6} {seconds:7.1f} s',
+            flush=True,
+        )
     outcomes: list[CellOutcome] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run_cell, c, out, root, args, keep_checkpoints, env) for c in cells]
@@ -294,14 +375,15 @@ def run_sweep(
 
 
 def main(argv: Sequence[str]) -> None:
-    """``dtcd sweep FILE --out DIR [-- extra fit arguments]``; exits 1 if a cell failed."""
+    """``dtcd sweep FILE --out DIR [-- extra fit arguments]``; exits 1 if a step or cell failed."""
     argv = list(argv)
     extra = argv[argv.index('--') + 1 :] if '--' in argv else []
     own = argv[: argv.index('--')] if '--' in argv else argv
     parser = argparse.ArgumentParser(
         prog='dtcd sweep',
-        description='Evaluate backbones x probe configs x seeds, one `dtcd fit` subprocess per '
-        'cell; re-running skips finished cells. Arguments after `--` go to every cell.',
+        description="Run the sweep file's prepare steps, then evaluate backbones x probe configs "
+        'x seeds, one `dtcd fit` subprocess per cell; re-running skips finished steps and cells. '
+        'Arguments after `--` go to every cell (not to the prepare steps).',
     )
     parser.add_argument('sweep', type=Path, help='sweep YAML (experiments/sweeps/*.yaml)')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
@@ -311,13 +393,17 @@ def main(argv: Sequence[str]) -> None:
         '--keep-checkpoints', action='store_true', help="keep each cell's probe checkpoints"
     )
     args = parser.parse_args(own)
-    outcomes = run_sweep(
-        Sweep.load(args.sweep),
-        args.out,
-        extra,
-        workers=args.workers,
-        keep_checkpoints=args.keep_checkpoints,
-        data_root=args.data_root,
-    )
+    try:
+        outcomes = run_sweep(
+            Sweep.load(args.sweep),
+            args.out,
+            extra,
+            workers=args.workers,
+            keep_checkpoints=args.keep_checkpoints,
+            data_root=args.data_root,
+        )
+    except StepFailed as error:
+        print(f'FAILED {error}', flush=True)
+        raise SystemExit(1) from error
     if any(o.status == 'failed' for o in outcomes):
         raise SystemExit(1)

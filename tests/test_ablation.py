@@ -3,13 +3,16 @@
 from pathlib import Path
 
 import pytest
+import timm
 import yaml
+from safetensors.torch import save_file
 
 from dtcd.main import main
 from dtcd.sweep import Sweep
 
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / 'experiments' / 'pretrain' / 'demo.yaml'
+TEACHER = {'depth': 4, 'embed_dim': 96, 'num_heads': 3}  # the stand-in teacher's architecture
 ROWS = sorted((ROOT / 'experiments' / 'pretrain' / 'ablation').glob('*.yaml'))
 
 
@@ -52,10 +55,23 @@ def test_rows_build_up_the_recipe_one_change_at_a_time(
     ]
 
 
-def test_ablation_sweep_probes_every_row_checkpoint() -> None:
+def test_ablation_sweep_makes_and_probes_the_teacher_and_every_row() -> None:
     sweep = Sweep.load(ROOT / 'experiments' / 'sweeps' / 'synth_ablation.yaml')
+    steps = {step.name: step for step in sweep.prepare}
+    assert list(steps) == ['synth', 'optical_teacher', 'optical_teacher_export'] + [
+        r.stem for r in ROWS
+    ]
+    for row in ROWS:  # each row: the demo config with the row's delta, writing what is probed
+        step = steps[row.stem]
+        assert step.run[-4:] == ('--config', str(DEMO.relative_to(ROOT)), '--config',
+                                 str(row.relative_to(ROOT)))  # fmt: skip
+        assert step.creates == f'checkpoints/ablation/{row.stem}/last.ckpt'
     specs = [b.spec for b in sweep.backbones]
-    assert specs[1:] == [f'checkpoints/ablation/{r.stem}/last.ckpt' for r in ROWS]
+    assert specs[2:] == [steps[r.stem].creates for r in ROWS]
+    teacher_weights = steps['optical_teacher_export'].creates
+    assert sweep.backbones[1].weights == teacher_weights
+    for row in ROWS[1:]:
+        assert teacher_weights in row.read_text()
     assert {d.task_and_metric()[0] for d in sweep.datasets} == {
         'classification', 'segmentation', 'change'
     }  # fmt: skip
@@ -65,6 +81,9 @@ def test_cls_into_ms_pass_row_pretrains(
     synth_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the row writes runs/ and checkpoints/ under the working dir
+    teacher = timm.create_model('vit_small_patch16_dinov3', pretrained=False, **TEACHER)
+    (tmp_path / 'checkpoints' / 'optical_teacher').mkdir(parents=True)
+    save_file(teacher.state_dict(), 'checkpoints/optical_teacher/teacher.safetensors')
     main(
         [
             'fit', '--config', str(DEMO), '--config', str(ROWS[1]),

@@ -5,11 +5,14 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from PIL import Image
 
 from dtcd.analysis.plots import plot_datasets, plot_teaser
 from dtcd.analysis.report import Result, average_ranks, markdown, read_csv, write_csv
 from dtcd.main import main
+from dtcd.models import MultiStemSwin, load_backbone
 from dtcd.sweep import Sweep
 
 ROOT = Path(__file__).parents[1]
@@ -176,6 +179,50 @@ def test_failed_cell_is_reported_and_finished_cells_are_skipped(
     assert 'not-a-number' in log.read_text()
     assert stored.stat().st_mtime_ns == before
     assert read_csv(out / 'results.csv') == [finished]  # the report has what finished
+
+
+def test_prepare_steps_run_once_before_the_grid_and_a_failed_step_stops_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # steps write relative to the working directory
+    torch.manual_seed(0)
+    model = MultiStemSwin(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4)
+    torch.save(model.state_dict(), 'student.pt')
+    export = {'name': 'export', 'run': ['export', 'student.pt', 'exported.safetensors'],
+              'creates': 'exported.safetensors'}  # fmt: skip
+    config = str(ROOT / 'experiments' / 'probes' / 'synth_classification.yaml')
+    sweep = {
+        'prepare': [export],
+        'backbones': [{'name': 'exported', 'spec': 'exported.safetensors'}],
+        'datasets': [{'name': 'bad', 'config': config, 'task_group': 'ms',
+                      'overrides': ['--trainer.max_epochs=not-a-number']}],
+    }  # fmt: skip
+    Path('s.yaml').write_text(yaml.safe_dump(sweep))
+    for status in ('done', 'cached'):
+        with pytest.raises(SystemExit):  # the cell fails fast, after the step
+            main(['sweep', 's.yaml', '--out', 'out'])
+        printed = capsys.readouterr().out
+        assert re.search(rf'\[prepare 1/1\] export +{status} ', printed), printed
+        assert re.search(r'\[1/1\] exported__bad__seed0 +failed', printed)
+        if status == 'done':
+            made = Path('exported.safetensors').stat().st_mtime_ns
+    assert Path('exported.safetensors').stat().st_mtime_ns == made  # not redone
+    exported = load_backbone('exported.safetensors')
+    torch.testing.assert_close(exported.state_dict(), model.state_dict())
+
+    # A step that fails stops the sweep before any cell, naming its log.
+    broken = {'name': 'broken', 'run': ['export', 'missing.pt', 'x.safetensors'],
+              'creates': 'x.safetensors'}  # fmt: skip
+    Path('s.yaml').write_text(yaml.safe_dump({**sweep, 'prepare': [export, broken]}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(['sweep', 's.yaml', '--out', 'out2'])
+    assert exit_info.value.code == 1
+    printed = capsys.readouterr().out
+    log = Path('out2') / 'prepare' / 'broken.log'
+    assert f"FAILED prepare step 'broken' failed (exit code 1); log: {log}" in printed
+    assert 'missing.pt' in log.read_text()
+    assert not (Path('out2') / 'prepare' / 'broken.done').exists()
+    assert not list(Path('out2').glob('runs/*'))
 
 
 @pytest.mark.slow

@@ -304,6 +304,13 @@ def _config_from_hparams(hparams: Mapping[str, Any], prefix: str) -> dict[str, A
     if not isinstance(entry, Mapping):
         return None
     if 'class_path' in entry:
+        if not entry['class_path'].endswith('MultiStemSwin'):
+            raise ValueError(
+                f"The checkpoint's {prefix.rstrip('.')} is a {entry['class_path']}, not a "
+                'MultiStemSwin. A ViTStudent is exported with `dtcd export CKPT OUT --timm` '
+                '(or dtcd.models.export_vit_teacher) and probed as timm:<model> with '
+                'backbone_weights.'
+            )
         return dict(entry.get('init_args') or {})
     return dict(entry)
 

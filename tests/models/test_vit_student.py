@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from dtcd.augment import MultiCrop
 from dtcd.bands import RGB
 from dtcd.distill import SelfDistillation
+from dtcd.main import main
 from dtcd.models import FrozenTeacher, ViTStudent, export_vit_teacher
 from dtcd.pretrain import DistillationModule
 
@@ -82,3 +83,21 @@ def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = student(x, 'rgb')
     torch.testing.assert_close(teacher(x, RGB).cls, expected)
+
+    # `dtcd export --timm` with the EMA teacher's prefix: what DINO evaluates.
+    ema_file = tmp_path / 'ema.safetensors'
+    prefix = 'teachers.0.teacher.backbone.model.'
+    main(['export', ckpt, str(ema_file), '--timm', '--prefix', prefix])
+    ema = FrozenTeacher(
+        'vit_small_patch16_dinov3',
+        weights=str(ema_file),
+        blocks=[3],
+        normalization=None,
+        model_kwargs=TINY,
+    )
+    with torch.no_grad():
+        ema_expected = dino.teacher.backbone.eval()(x, 'rgb')
+    torch.testing.assert_close(ema(x, RGB).cls, ema_expected)
+    assert not torch.allclose(ema_expected, expected)  # two distinct networks were exported
+    with pytest.raises(ValueError, match=r'ViTStudent.*--timm'):  # not a Swin export
+        main(['export', ckpt, str(tmp_path / 'swin.safetensors')])
