@@ -223,6 +223,14 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _run_logged(command: list[str], log: Path, env: dict[str, str]) -> int:
+    """Run ``command`` with its output in ``log`` (headed by the command line); its exit code."""
+    with log.open('w') as file:
+        file.write(shlex.join(command) + '\n\n')
+        file.flush()
+        return subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+
+
 def run_cell(
     cell: Cell,
     out: Path,
@@ -242,10 +250,7 @@ def run_cell(
     log = run_dir / 'log.txt'
     command = cell.command(run_dir, data_root, extra)
     start = time.perf_counter()
-    with log.open('w') as file:
-        file.write(shlex.join(command) + '\n\n')
-        file.flush()
-        code = subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+    code = _run_logged(command, log, env)
     seconds = time.perf_counter() - start
     metrics_path = run_dir / 'test_metrics.json'
     if code != 0 or not metrics_path.exists():
@@ -286,10 +291,7 @@ def run_step(step: Step, out: Path, env: dict[str, str]) -> str:
     log = out / 'prepare' / f'{step.name}.log'
     log.parent.mkdir(parents=True, exist_ok=True)
     command = step.command()
-    with log.open('w') as file:
-        file.write(shlex.join(command) + '\n\n')
-        file.flush()
-        code = subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+    code = _run_logged(command, log, env)
     if code != 0 or not creates.exists():
         problem = f'exit code {code}' if code != 0 else f'it did not create {creates}'
         raise StepFailed(
