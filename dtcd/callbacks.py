@@ -1,54 +1,76 @@
-"""Lightning callbacks that make long pretraining runs safe to kill and resume.
+"""Lightning plumbing that makes long pretraining runs safe to kill and resume.
 
 Lightning 2.6 saves through an fsspec transaction whose temporary file lives in the system temp
 directory (``$TMPDIR``); the commit is ``shutil.move``. When ``$TMPDIR`` and the checkpoint
 folder are on different filesystems (node-local ``/tmp``, checkpoints on Lustre / NFS — the usual
 cluster setup) the move is a copy into the destination: a job killed during that copy leaves a
-truncated ``last.ckpt`` in place of the previous good one.
+truncated file in place of the previous good one. That includes the SLURM requeue checkpoint
+(``hpc_ckpt_*.ckpt``), which the next job of the allocation resumes from first.
 """
 
 from __future__ import annotations
 
 import os
-from weakref import proxy
+from pathlib import Path
+from typing import Any
 
+import torch
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
-from lightning.pytorch import Trainer
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-__all__ = ['AtomicModelCheckpoint']
+__all__ = ['AtomicCheckpointIO', 'AtomicModelCheckpoint']
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """:class:`~lightning.pytorch.plugins.io.TorchCheckpointIO` whose files are never partial.
+
+    Each checkpoint is written to ``<name>.part`` beside its destination, flushed to disk, then
+    renamed over it with :func:`os.replace` (atomic within one filesystem), so a checkpoint path
+    always holds either the previous complete file or the new one, even after ``SIGKILL`` or a
+    node crash. Remote (``s3://``, …) paths keep Lightning's own upload, which is atomic there.
+    Pass it as ``Trainer(plugins=[AtomicCheckpointIO()])``, or use :class:`AtomicModelCheckpoint`.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+    ) -> None:
+        """Write ``checkpoint`` to ``path`` through a flushed ``.part`` file and a rename."""
+        if storage_options is not None or not _is_local_file_protocol(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + '.part')
+        with partial.open('wb') as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        _fsync_folder(path.parent)
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
-    """:class:`~lightning.pytorch.callbacks.ModelCheckpoint` whose files are never partial.
+    """:class:`~lightning.pytorch.callbacks.ModelCheckpoint` that makes every save atomic.
 
-    Each checkpoint is written to ``<name>.part`` beside its destination, flushed to disk, then
-    renamed over it with :func:`os.replace` (atomic within one filesystem), so ``last.ckpt`` is
-    always either the previous complete checkpoint or the new one, even after ``SIGKILL`` or a
-    node crash. Remote (``s3://``, …) paths keep Lightning's own upload, which is atomic there.
-    Arguments are ``ModelCheckpoint``'s.
+    At setup it swaps the trainer's default :class:`TorchCheckpointIO` for
+    :class:`AtomicCheckpointIO`, so its own checkpoints and any other the trainer writes (the SLURM
+    requeue checkpoint, ``trainer.save_checkpoint``) are never partial. A custom checkpoint IO
+    (async, cloud) is left as it is. Arguments are ``ModelCheckpoint``'s.
     """
 
-    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
-        if not _is_local_file_protocol(filepath):
-            super()._save_checkpoint(trainer, filepath)
-            return
-        partial = f'{filepath}.part'
-        trainer.save_checkpoint(partial, self.save_weights_only)  # every rank; rank 0 writes
-        if trainer.is_global_zero:
-            _fsync(partial)
-            os.replace(partial, filepath)
-            _fsync(os.path.dirname(filepath) or '.')
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(proxy(self))
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Install :class:`AtomicCheckpointIO` in place of Lightning's default one."""
+        super().setup(trainer, pl_module, stage)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
 
 
-def _fsync(path: str) -> None:
-    """Flush a file's (or a folder's entries') data to the disk, so a rename survives a crash."""
-    fd = os.open(path, os.O_RDONLY)
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries to the disk, so a rename in it survives a crash."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

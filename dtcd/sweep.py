@@ -20,6 +20,7 @@ A sweep file (``experiments/sweeps/*.yaml``)::
       - {name: data, run: [synth, --out, data/synth], creates: data/synth/eurosat}
     seeds: [0]
     overrides: [--trainer.max_epochs=2]   # CLI arguments added to every cell
+    ablation: false                # true: backbones are a build-up; report each row's change
     backbones:
       - {name: random, spec: 'random:swin_t', kwargs: {embed_dim: 16}, weights: null}
     datasets:
@@ -41,7 +42,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -169,13 +170,13 @@ class Sweep:
     data_root: str | None = None
     name: str = 'sweep'
     prepare: tuple[Step, ...] = ()
+    ablation: bool = False
 
     @classmethod
     def load(cls, path: Path) -> Sweep:
         """Read a sweep YAML file (see the module docstring)."""
         raw = yaml.safe_load(path.read_text())
-        known = {'backbones', 'datasets', 'seeds', 'overrides', 'data_root', 'name', 'prepare'}
-        unknown = set(raw) - known
+        unknown = set(raw) - {field.name for field in fields(cls)}
         if unknown:
             raise ValueError(f'{path}: unknown keys {sorted(unknown)}')
         sweep = cls(
@@ -188,6 +189,7 @@ class Sweep:
             overrides=tuple(raw.get('overrides', ())),
             data_root=raw.get('data_root'),
             name=raw.get('name', path.stem),
+            ablation=bool(raw.get('ablation', False)),
             prepare=tuple(
                 Step(**{**step, 'run': tuple(str(a) for a in step['run'])})
                 for step in raw.get('prepare', ())
@@ -223,6 +225,14 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _run_logged(command: list[str], log: Path, env: dict[str, str]) -> int:
+    """Run ``command`` with its output in ``log`` (headed by the command line); its exit code."""
+    with log.open('w') as file:
+        file.write(shlex.join(command) + '\n\n')
+        file.flush()
+        return subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+
+
 def run_cell(
     cell: Cell,
     out: Path,
@@ -242,10 +252,7 @@ def run_cell(
     log = run_dir / 'log.txt'
     command = cell.command(run_dir, data_root, extra)
     start = time.perf_counter()
-    with log.open('w') as file:
-        file.write(shlex.join(command) + '\n\n')
-        file.flush()
-        code = subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+    code = _run_logged(command, log, env)
     seconds = time.perf_counter() - start
     metrics_path = run_dir / 'test_metrics.json'
     if code != 0 or not metrics_path.exists():
@@ -286,10 +293,7 @@ def run_step(step: Step, out: Path, env: dict[str, str]) -> str:
     log = out / 'prepare' / f'{step.name}.log'
     log.parent.mkdir(parents=True, exist_ok=True)
     command = step.command()
-    with log.open('w') as file:
-        file.write(shlex.join(command) + '\n\n')
-        file.flush()
-        code = subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
+    code = _run_logged(command, log, env)
     if code != 0 or not creates.exists():
         problem = f'exit code {code}' if code != 0 else f'it did not create {creates}'
         raise StepFailed(
@@ -361,7 +365,8 @@ def run_sweep(
     failed = [o for o in outcomes if o.status == 'failed']
     if results:
         write_csv(results, out / 'results.csv')
-        (out / 'results.md').write_text(markdown(results, title=f'Sweep results: {sweep.name}'))
+        report = markdown(results, title=f'Sweep results: {sweep.name}', ablation=sweep.ablation)
+        (out / 'results.md').write_text(report)
         plot_teaser(results, out / 'teaser.png')
         plot_datasets(results, out / 'datasets.png')
     done = sum(o.status == 'done' for o in outcomes)

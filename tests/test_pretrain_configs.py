@@ -58,3 +58,18 @@ def test_paper_hyper_parameters_are_the_papers() -> None:
         2, 224, 10, 96
     )  # fmt: skip
     assert (model['lr'], model['weight_decay'], model['clip_grad']) == (5e-4, [0.04, 0.4], 3.0)
+
+
+@pytest.mark.parametrize('name', ['deo_swin_t', 'deo_swin_b', 'dino_ibot_swin_t'])
+def test_paper_configs_save_last_within_each_epoch(name: str) -> None:
+    """A preempted 100-epoch run loses minutes, not the epochs since the last kept checkpoint."""
+    config = yaml.safe_load((ROOT / 'experiments' / 'pretrain' / f'{name}.yaml').read_text())
+    trainer = config['trainer']
+    steps_per_epoch = 500_000 // (trainer['devices'] * config['data']['init_args']['batch_size'])
+    checkpoints = [
+        c['init_args'] for c in trainer['callbacks'] if c['class_path'].endswith('Checkpoint')
+    ]
+    last = [c for c in checkpoints if c.get('save_last')]
+    assert len(last) == 1 and 0 < last[0]['every_n_train_steps'] < steps_per_epoch
+    kept = [c for c in checkpoints if c.get('save_top_k') == -1]
+    assert len(kept) == 1 and kept[0]['every_n_epochs'] == 10

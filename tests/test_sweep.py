@@ -103,6 +103,26 @@ def test_seeds_give_mean_and_std_of_per_seed_averages() -> None:
     assert table_row(md, 'Semantic segmentation', 'Y') == ['50.00 ± 0.00', '–', '–']
 
 
+def test_ablation_table_gives_each_rows_change_from_the_row_above() -> None:
+    assert '## Ablation' not in markdown(results())
+    md = markdown(results(), ablation=True)
+    header = table_header(md, 'Ablation')
+    assert header == ['Backbone', 'Optical Avg', 'MS Avg', 'Total Avg']
+    # X: optical (80 + 60) / 2 = 70, MS (30 + 50 + 90) / 3 = 56.67, total their mean 63.33.
+    assert table_row(md, 'Ablation', 'X') == ['70.00', '56.67', '63.33']
+    # Y: 70, (40 + 20 + 95) / 3 = 51.67, 60.83; Z: 55, 43.33, 49.17.
+    assert table_row(md, 'Ablation', 'Y') == ['70.00 (+0.00)', '51.67 (-5.00)', '60.83 (-2.50)']
+    assert table_row(md, 'Ablation', 'Z') == [
+        '55.00 (-15.00)', '43.33 (-8.33)', '49.17 (-11.67)'
+    ]  # fmt: skip
+    # Two seeds: the total's spread is over the per-seed totals.
+    two = results([r for r in TABLE if r[0] == 'X']) + results(
+        [(b, d, t, g, v + 0.1 * (g == 'ms')) for b, d, t, g, v in TABLE if b == 'X'], seed=1
+    )
+    # Per-seed totals: 63.33 and (70 + 66.67) / 2 = 68.33 -> 65.83 ± 3.54.
+    assert table_row(markdown(two, ablation=True), 'Ablation', 'X')[2] == '65.83 ± 3.54'
+
+
 def test_plots_are_pngs(tmp_path: Path) -> None:
     rows = results() + results(TABLE, seed=1)
     for plot, name in [(plot_teaser, 'teaser.png'), (plot_datasets, 'datasets.png')]:

@@ -118,10 +118,7 @@ def group_average(
 
     Only seeds with a score on every dataset count; ``None`` when there is no such seed.
     """
-    table = _values(results)
-    per_dataset = [table.get((backbone, d), {}) for d in datasets]
-    seeds = sorted(set.intersection(*(set(v) for v in per_dataset))) if per_dataset else []
-    return _stat([statistics.fmean(v[s] for v in per_dataset) for s in seeds])
+    return total_average(results, backbone, [datasets]) if datasets else None
 
 
 def _ranks(scores: dict[str, float]) -> dict[str, float]:
@@ -239,8 +236,53 @@ def _rank_table(results: Sequence[Result]) -> list[str]:
     return _table(header, rows)
 
 
-def markdown(results: Sequence[Result], title: str = 'Sweep results') -> str:
-    """The paper-style report: one score table per task, then averages and average ranks."""
+def total_average(
+    results: Sequence[Result], backbone: str, groups: Sequence[Sequence[str]]
+) -> tuple[float, float] | None:
+    """Mean ± std over seeds of the per-seed mean of the group averages (the paper's Total Avg).
+
+    Only seeds with a score on every dataset count; ``None`` when there is no such seed.
+    """
+    table = _values(results)
+    scores = [[table.get((backbone, d), {}) for d in datasets] for datasets in groups]
+    seeds = set.intersection(*(set(v) for group in scores for v in group))
+    return _stat(
+        [statistics.fmean(statistics.fmean(v[s] for v in g) for g in scores) for s in sorted(seeds)]
+    )
+
+
+def _ablation_table(results: Sequence[Result]) -> list[str]:
+    """PAPER.md §4.6's layout: optical, MS and total averages in backbone order (an incremental
+    build-up), each with its change from the row above."""
+    datasets = _ordered(r.dataset for r in results)
+    group_of = {r.dataset: r.task_group for r in results}
+    groups = {g: [d for d in datasets if group_of[d] == g] for g in GROUPS}
+    columns = [(f'{label} Avg', [groups[g]]) for g, label in GROUPS.items() if groups[g]]
+    columns.append(('Total Avg', [ds for ds in groups.values() if ds]))
+    seeds = len({r.seed for r in results})
+    rows, previous = [], None
+    for backbone in _ordered(r.backbone for r in results):
+        stats = [total_average(results, backbone, column) for _, column in columns]
+        cells = [_format(stat, seeds) for stat in stats]
+        means = [stat[0] if stat else None for stat in stats]
+        if previous is not None:
+            cells = [
+                f'{cell} ({100 * (mean - before):+.2f})' if mean is not None and before is not None
+                else cell
+                for cell, mean, before in zip(cells, means, previous, strict=True)
+            ]  # fmt: skip
+        rows.append([backbone, *cells])
+        previous = means
+    return _table(['Backbone', *(label for label, _ in columns)], rows)
+
+
+def markdown(
+    results: Sequence[Result], title: str = 'Sweep results', ablation: bool = False
+) -> str:
+    """The paper-style report: one score table per task, then averages and average ranks.
+
+    With ``ablation``, a last table lays the averages out like the paper's ablation (§4.6).
+    """
     seeds = sorted({r.seed for r in results})
     spread = f'mean ± std over {len(seeds)} seeds' if len(seeds) > 1 else f'seed {seeds[0]}'
     lines = [
@@ -260,4 +302,11 @@ def markdown(results: Sequence[Result], title: str = 'Sweep results') -> str:
         lines += ['', f'## {task_title} ({", ".join(shown)})', '']
         lines += _score_table(subset, _task_columns(subset))
     lines += ['', '## Averages over all tasks and average rank', '', *_rank_table(results), '']
+    if ablation:
+        lines += [
+            '## Ablation: averages in sweep order, change from the row above',
+            '',
+            *_ablation_table(results),
+            '',
+        ]
     return '\n'.join(lines)

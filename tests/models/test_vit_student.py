@@ -48,6 +48,17 @@ class RGBImages(Dataset):
         return {'image': self.images[i]}
 
 
+def frozen_tiny(weights: Path) -> FrozenTeacher:
+    """A FrozenTeacher of the TINY architecture reading ``weights``, fed what it was trained on."""
+    return FrozenTeacher(
+        'vit_small_patch16_dinov3',
+        weights=str(weights),
+        blocks=[3],
+        normalization=None,
+        model_kwargs=TINY,
+    )
+
+
 def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     dino = SelfDistillation(objective='dino', stem='rgb', out_dim=32, hidden_dim=32, name='dino')
     multicrop = MultiCrop(
@@ -70,14 +81,7 @@ def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     assert any(not torch.equal(a, b) for a, b in zip(ema_before, ema_after, strict=True))
 
     ckpt = fit.checkpoint_callback.best_model_path
-    weights = export_vit_teacher(ckpt, tmp_path / 'teacher.safetensors')
-    teacher = FrozenTeacher(
-        'vit_small_patch16_dinov3',
-        weights=str(weights),
-        blocks=[3],
-        normalization=None,
-        model_kwargs=TINY,
-    )
+    teacher = frozen_tiny(export_vit_teacher(ckpt, tmp_path / 'teacher.safetensors'))
     x = torch.randn(2, 3, 32, 32)
     student = module.student.eval()
     with torch.no_grad():
@@ -88,13 +92,7 @@ def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     ema_file = tmp_path / 'ema.safetensors'
     prefix = 'teachers.0.teacher.backbone.model.'
     main(['export', ckpt, str(ema_file), '--timm', '--prefix', prefix])
-    ema = FrozenTeacher(
-        'vit_small_patch16_dinov3',
-        weights=str(ema_file),
-        blocks=[3],
-        normalization=None,
-        model_kwargs=TINY,
-    )
+    ema = frozen_tiny(ema_file)
     with torch.no_grad():
         ema_expected = dino.teacher.backbone.eval()(x, 'rgb')
     torch.testing.assert_close(ema(x, RGB).cls, ema_expected)

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
 from dtcd.augment import MultiCrop
-from dtcd.callbacks import AtomicModelCheckpoint
+from dtcd.callbacks import AtomicCheckpointIO, AtomicModelCheckpoint
 from dtcd.distill import OpticalDistillation, SelfDistillation
 from dtcd.distill.schedules import warmup_cosine
 from dtcd.models import FrozenTeacher, MultiStemSwin
@@ -77,30 +77,63 @@ def test_sigkill_mid_epoch_resumes_with_continuous_schedules(
         assert before[step] == pytest.approx(resumed[step], rel=1e-6)
 
 
-class DiesMidWrite(TorchCheckpointIO):
-    """Writes the second checkpoint only half, then fails: a kill or a full disk mid-write."""
+def die_on_second_save(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second ``torch.save`` writes half its bytes, then fails: a kill or a full disk."""
+    real_save, saves = torch.save, []
 
-    saves = 0
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, **kwargs: Any) -> None:
-        self.saves += 1
-        if self.saves < 2:
-            return super().save_checkpoint(checkpoint, path, **kwargs)
+    def save(obj: Any, file: Any, *args: Any, **kwargs: Any) -> None:
+        saves.append(file)
+        if len(saves) < 2:
+            return real_save(obj, file, *args, **kwargs)
         buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        Path(path).write_bytes(buffer.getvalue()[: buffer.tell() // 2])
+        real_save(obj, buffer)
+        file.write(buffer.getvalue()[: buffer.tell() // 2])
         raise OSError('No space left on device')
 
+    monkeypatch.setattr(torch, 'save', save)
 
-def test_interrupted_write_leaves_the_previous_checkpoint_whole(tmp_path: Path) -> None:
+
+def test_interrupted_write_leaves_the_previous_checkpoint_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checkpoint = AtomicModelCheckpoint(
         tmp_path, every_n_train_steps=2, save_last=True, save_top_k=0
     )
-    fit = trainer(tmp_path, max_steps=4, callbacks=[checkpoint], plugins=[DiesMidWrite()])
+    fit = trainer(tmp_path, max_steps=4, callbacks=[checkpoint])
+    die_on_second_save(monkeypatch)
     with pytest.raises(OSError, match='No space left'):
         fit.fit(tiny_module(), DataLoader(Images(), batch_size=4))
     assert torch.load(tmp_path / 'last.ckpt', weights_only=False)['global_step'] == 2
     assert (tmp_path / 'last.ckpt.part').stat().st_size > 0  # where the broken write went
+
+
+def test_slurm_requeue_checkpoint_is_atomic_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightning's SIGUSR1 handler saves ``hpc_ckpt_<n>.ckpt`` with ``trainer.save_checkpoint``."""
+    checkpoint = AtomicModelCheckpoint(tmp_path / 'ckpt', save_top_k=0)
+    fit = trainer(tmp_path, max_steps=2, callbacks=[checkpoint])
+    fit.fit(tiny_module(), DataLoader(Images(), batch_size=4))
+    assert type(fit.strategy.checkpoint_io) is AtomicCheckpointIO
+    requeue = Path(fit._checkpoint_connector.hpc_save_path(str(tmp_path)))  # as the handler
+    die_on_second_save(monkeypatch)
+    fit.save_checkpoint(requeue)
+    with pytest.raises(OSError, match='No space left'):  # a second requeue, killed mid-write
+        fit.save_checkpoint(requeue)
+    assert requeue.name == 'hpc_ckpt_1.ckpt'
+    assert torch.load(requeue, weights_only=False)['global_step'] == 2
+
+
+class CustomIO(TorchCheckpointIO):
+    """Stands for an async or cloud checkpoint IO that the callback must not replace."""
+
+
+def test_a_custom_checkpoint_io_is_kept(tmp_path: Path) -> None:
+    custom = CustomIO()
+    checkpoint = AtomicModelCheckpoint(tmp_path, save_top_k=0)
+    fit = trainer(tmp_path, max_steps=1, callbacks=[checkpoint], plugins=[custom])
+    fit.fit(tiny_module(), DataLoader(Images(), batch_size=4))
+    assert fit.strategy.checkpoint_io is custom
 
 
 def module_with_teacher(weights: Path) -> DistillationModule:
