@@ -320,6 +320,7 @@ def run_sweep(
     workers: int = 1,
     keep_checkpoints: bool = False,
     data_root: str | None = None,
+    command: str | None = None,
 ) -> list[CellOutcome]:
     """Run every missing cell of ``sweep``, then write ``results.csv``, ``results.md``, plots.
 
@@ -330,6 +331,7 @@ def run_sweep(
         workers: Cells run at once; each gets ``cpu_count // workers`` torch threads.
         keep_checkpoints: Keep each cell's probe checkpoints (large for Swin-B).
         data_root: Overrides the sweep file's ``data_root``.
+        command: The command line that runs this sweep, quoted in ``results.md``.
 
     Returns:
         The outcome of every cell, in grid order.
@@ -365,7 +367,8 @@ def run_sweep(
     failed = [o for o in outcomes if o.status == 'failed']
     if results:
         write_csv(results, out / 'results.csv')
-        report = markdown(results, title=f'Sweep results: {sweep.name}', ablation=sweep.ablation)
+        title = f'Sweep results: {sweep.name}'
+        report = markdown(results, title, ablation=sweep.ablation, command=command)
         (out / 'results.md').write_text(report)
         plot_teaser(results, out / 'teaser.png')
         plot_datasets(results, out / 'datasets.png')
@@ -406,6 +409,7 @@ def main(argv: Sequence[str]) -> None:
             workers=args.workers,
             keep_checkpoints=args.keep_checkpoints,
             data_root=args.data_root,
+            command=shlex.join(['dtcd', 'sweep', *argv]),
         )
     except StepFailed as error:
         print(f'FAILED {error}', flush=True)

@@ -69,7 +69,8 @@ def test_ablation_sweep_makes_and_probes_the_teacher_and_every_row() -> None:
     specs = [b.spec for b in sweep.backbones]
     assert specs[2:] == [steps[r.stem].creates for r in ROWS]
     teacher_weights = steps['optical_teacher_export'].creates
-    assert sweep.backbones[1].weights == teacher_weights
+    assert sweep.backbones[0].weights == teacher_weights
+    assert sweep.backbones[1].spec.startswith('random:') and sweep.ablation
     for row in ROWS[1:]:
         assert teacher_weights in row.read_text()
     assert {d.task_and_metric()[0] for d in sweep.datasets} == {

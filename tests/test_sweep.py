@@ -199,6 +199,7 @@ def test_failed_cell_is_reported_and_finished_cells_are_skipped(
     assert 'not-a-number' in log.read_text()
     assert stored.stat().st_mtime_ns == before
     assert read_csv(out / 'results.csv') == [finished]  # the report has what finished
+    assert f'Made by `dtcd sweep {sweep} --out {out}`' in (out / 'results.md').read_text()
 
 
 def test_prepare_steps_run_once_before_the_grid_and_a_failed_step_stops_it(

@@ -30,15 +30,19 @@ def plot_teaser(results: Sequence[Result], path: Path) -> Path:
     group_of = {r.dataset: r.task_group for r in results}
     optical = [d for d in datasets if group_of[d] == 'optical']
     ms = [d for d in datasets if group_of[d] == 'ms']
-    fig = Figure(figsize=(5, 4), layout='constrained')
+    fig = Figure(figsize=(6.5, 4), layout='constrained')
     ax = fig.add_subplot()
-    for backbone in _ordered([r.backbone for r in results]):
+    markers = 'osD^vP*X'  # with the colour cycle, close points stay apart in the legend
+    for i, backbone in enumerate(_ordered([r.backbone for r in results])):
         x = group_average(results, backbone, optical) if optical else None
         y = group_average(results, backbone, ms) if ms else None
         if x is None or y is None:
             continue
-        ax.errorbar(100 * x[0], 100 * y[0], xerr=100 * x[1], yerr=100 * y[1], fmt='o', capsize=3)
-        ax.annotate(backbone, (100 * x[0], 100 * y[0]), textcoords='offset points', xytext=(5, 5))
+        ax.errorbar(
+            100 * x[0], 100 * y[0], xerr=100 * x[1], yerr=100 * y[1],
+            fmt=markers[i % len(markers)], capsize=3, label=backbone,
+        )  # fmt: skip
+    ax.legend(loc='center left', bbox_to_anchor=(1.02, 0.5), fontsize='small')
     ax.set_xlabel('Optical average (×100)')
     ax.set_ylabel('MS average (×100)')
     ax.set_title('Optical vs multispectral performance')

@@ -277,11 +277,15 @@ def _ablation_table(results: Sequence[Result]) -> list[str]:
 
 
 def markdown(
-    results: Sequence[Result], title: str = 'Sweep results', ablation: bool = False
+    results: Sequence[Result],
+    title: str = 'Sweep results',
+    ablation: bool = False,
+    command: str | None = None,
 ) -> str:
     """The paper-style report: one score table per task, then averages and average ranks.
 
-    With ``ablation``, a last table lays the averages out like the paper's ablation (§4.6).
+    With ``ablation``, a last table lays the averages out like the paper's ablation (§4.6);
+    ``command``, the command line that made the results, is quoted under the title.
     """
     seeds = sorted({r.seed for r in results})
     spread = f'mean ± std over {len(seeds)} seeds' if len(seeds) > 1 else f'seed {seeds[0]}'
@@ -291,6 +295,8 @@ def markdown(
         f'Test scores ×100 ({spread}); best of each column in **bold**. Group averages are over '
         'the optical and the multispectral (MS) datasets (PAPER.md §3.1).',
     ]
+    if command:
+        lines += ['', f'Made by `{command}` (re-running it skips finished cells).']
     for task, task_title in TASK_TITLES.items():
         subset = [r for r in results if r.task == task]
         if not subset:
