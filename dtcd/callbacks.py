@@ -11,10 +11,12 @@ truncated file in place of the previous good one. That includes the SLURM requeu
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from fsspec.core import url_to_fs
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import LightningModule, Trainer
@@ -27,38 +29,50 @@ __all__ = ['AtomicCheckpointIO', 'AtomicModelCheckpoint']
 class AtomicCheckpointIO(TorchCheckpointIO):
     """:class:`~lightning.pytorch.plugins.io.TorchCheckpointIO` whose files are never partial.
 
-    Each checkpoint is written to ``<name>.part`` beside its destination, flushed to disk, then
-    renamed over it with :func:`os.replace` (atomic within one filesystem), so a checkpoint path
-    always holds either the previous complete file or the new one, even after ``SIGKILL`` or a
-    node crash. Remote (``s3://``, …) paths keep Lightning's own upload, which is atomic there.
-    Pass it as ``Trainer(plugins=[AtomicCheckpointIO()])``, or use :class:`AtomicModelCheckpoint`.
+    Each checkpoint is written to a hidden temporary file beside its destination, flushed to disk,
+    then renamed over it with :func:`os.replace` (atomic within one filesystem), so a checkpoint
+    path always holds either the previous complete file or the new one, even after ``SIGKILL`` or
+    a node crash. The temporary name (``.dtcd-<random>.part``) carries neither ``.ckpt`` nor
+    ``ckpt_``: one left by a kill is never taken for a checkpoint, nor for a SLURM requeue version
+    (Lightning resumes from the highest number in any name containing ``hpc_ckpt_``). A failed
+    write removes it. Remote (``s3://``, …) paths keep Lightning's own upload, which is atomic
+    there. Pass it as ``Trainer(plugins=[AtomicCheckpointIO()])``, or use
+    :class:`AtomicModelCheckpoint`.
     """
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
     ) -> None:
-        """Write ``checkpoint`` to ``path`` through a flushed ``.part`` file and a rename."""
+        """Write ``checkpoint`` to ``path`` through a flushed temporary file and a rename."""
         if storage_options is not None or not _is_local_file_protocol(path):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
-        path = Path(path)
+        path = Path(url_to_fs(str(path))[1])  # 'file://' URLs too
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + '.part')
-        with partial.open('wb') as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix='.dtcd-', suffix='.part', delete=False
+        ) as file:
+            partial = Path(file.name)
+            try:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            except BaseException:
+                partial.unlink()
+                raise
         os.replace(partial, path)
         _fsync_folder(path.parent)
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
-    """:class:`~lightning.pytorch.callbacks.ModelCheckpoint` that makes every save atomic.
+    """:class:`~lightning.pytorch.callbacks.ModelCheckpoint` that makes the trainer's saves atomic.
 
     At setup it swaps the trainer's default :class:`TorchCheckpointIO` for
-    :class:`AtomicCheckpointIO`, so its own checkpoints and any other the trainer writes (the SLURM
-    requeue checkpoint, ``trainer.save_checkpoint``) are never partial. A custom checkpoint IO
-    (async, cloud) is left as it is. Arguments are ``ModelCheckpoint``'s.
+    :class:`AtomicCheckpointIO`, so its own checkpoints and any other the trainer writes through
+    it (the SLURM requeue checkpoint, ``trainer.save_checkpoint``) are never partial. Any other
+    checkpoint IO (a subclass, ``AsyncCheckpointIO``, a cloud one) is left as it is, and so are
+    strategies that save without one (FSDP sharded, DeepSpeed). Arguments are
+    ``ModelCheckpoint``'s.
     """
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:

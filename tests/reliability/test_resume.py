@@ -77,13 +77,16 @@ def test_sigkill_mid_epoch_resumes_with_continuous_schedules(
         assert before[step] == pytest.approx(resumed[step], rel=1e-6)
 
 
-def die_on_second_save(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The second ``torch.save`` writes half its bytes, then fails: a kill or a full disk."""
-    real_save, saves = torch.save, []
+def die_on_second_save(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The second ``torch.save`` writes half its bytes, then fails: a kill or a full disk.
+
+    Returns the names of the files ``torch.save`` wrote to, in order, as they are written.
+    """
+    real_save, written = torch.save, []
 
     def save(obj: Any, file: Any, *args: Any, **kwargs: Any) -> None:
-        saves.append(file)
-        if len(saves) < 2:
+        written.append(getattr(file, 'name', repr(file)))
+        if len(written) < 2:
             return real_save(obj, file, *args, **kwargs)
         buffer = io.BytesIO()
         real_save(obj, buffer)
@@ -91,6 +94,7 @@ def die_on_second_save(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError('No space left on device')
 
     monkeypatch.setattr(torch, 'save', save)
+    return written
 
 
 def test_interrupted_write_leaves_the_previous_checkpoint_whole(
@@ -100,28 +104,34 @@ def test_interrupted_write_leaves_the_previous_checkpoint_whole(
         tmp_path, every_n_train_steps=2, save_last=True, save_top_k=0
     )
     fit = trainer(tmp_path, max_steps=4, callbacks=[checkpoint])
-    die_on_second_save(monkeypatch)
+    written = die_on_second_save(monkeypatch)
     with pytest.raises(OSError, match='No space left'):
         fit.fit(tiny_module(), DataLoader(Images(), batch_size=4))
     assert torch.load(tmp_path / 'last.ckpt', weights_only=False)['global_step'] == 2
-    assert (tmp_path / 'last.ckpt.part').stat().st_size > 0  # where the broken write went
+    broken = Path(written[1])  # the half write went to a temporary file beside the target ...
+    assert broken.parent == tmp_path and broken.name != 'last.ckpt'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['last.ckpt']  # ... which was removed
 
 
-def test_slurm_requeue_checkpoint_is_atomic_too(
+def test_slurm_requeue_resumes_from_the_last_whole_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Lightning's SIGUSR1 handler saves ``hpc_ckpt_<n>.ckpt`` with ``trainer.save_checkpoint``."""
-    checkpoint = AtomicModelCheckpoint(tmp_path / 'ckpt', save_top_k=0)
+    """Lightning's SIGUSR1 handler saves ``hpc_ckpt_<n+1>.ckpt`` with ``trainer.save_checkpoint``;
+    the requeued job resumes from the highest ``n`` found in any file name holding ``hpc_ckpt_``.
+    """
+    checkpoint = AtomicModelCheckpoint(tmp_path / 'checkpoints', save_top_k=0)
     fit = trainer(tmp_path, max_steps=2, callbacks=[checkpoint])
     fit.fit(tiny_module(), DataLoader(Images(), batch_size=4))
     assert type(fit.strategy.checkpoint_io) is AtomicCheckpointIO
-    requeue = Path(fit._checkpoint_connector.hpc_save_path(str(tmp_path)))  # as the handler
-    die_on_second_save(monkeypatch)
-    fit.save_checkpoint(requeue)
-    with pytest.raises(OSError, match='No space left'):  # a second requeue, killed mid-write
-        fit.save_checkpoint(requeue)
-    assert requeue.name == 'hpc_ckpt_1.ckpt'
-    assert torch.load(requeue, weights_only=False)['global_step'] == 2
+    connector = fit._checkpoint_connector
+    written = die_on_second_save(monkeypatch)
+    fit.save_checkpoint(connector.hpc_save_path(tmp_path))  # the first requeue
+    with pytest.raises(OSError, match='No space left'):  # the second, killed mid-write
+        fit.save_checkpoint(connector.hpc_save_path(tmp_path))
+    Path(written[1]).write_bytes(b'half')  # as a SIGKILL would leave it: nothing cleans up
+    resume = Path(connector._hpc_resume_path)
+    assert resume.name == 'hpc_ckpt_1.ckpt'
+    assert torch.load(resume, weights_only=False)['global_step'] == 2
 
 
 class CustomIO(TorchCheckpointIO):
