@@ -59,11 +59,10 @@ def _export(argv: Sequence[str]) -> None:
         "'teachers.0.teacher.backbone.' + 'model.' for a ViT)",
     )
     args = parser.parse_args(list(argv))
-    if args.timm:
-        out = export_vit_teacher(args.checkpoint, args.out, prefix=args.prefix or 'student.model.')
-    else:
-        out = export_backbone(args.checkpoint, args.out, prefix=args.prefix or 'student.')
-    print(f'wrote {out}')
+    default_prefix = 'student.model.' if args.timm else 'student.'
+    prefix = default_prefix if args.prefix is None else args.prefix
+    export = export_vit_teacher if args.timm else export_backbone
+    print(f'wrote {export(args.checkpoint, args.out, prefix=prefix)}')
 
 
 def _sweep(argv: Sequence[str]) -> None:

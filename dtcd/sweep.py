@@ -109,6 +109,10 @@ class Cell:
         """File-system name of the cell."""
         return f'{self.backbone.name}__{self.dataset.name}__seed{self.seed}'
 
+    def result_path(self, out: Path) -> Path:
+        """Where the cell's result is stored once it finished."""
+        return out / 'cells' / f'{self.name}.json'
+
     def command(self, run_dir: Path, data_root: str | None, extra: Sequence[str]) -> list[str]:
         """The ``dtcd fit`` command line; later arguments override earlier ones."""
         b, d = self.backbone, self.dataset
@@ -154,6 +158,27 @@ class Step:
         """The command line, with this Python's ``dtcd``."""
         return [sys.executable, '-m', 'dtcd.main', *self.run]
 
+    def marker(self, out: Path) -> Path:
+        """Written when the step succeeds; holds its ``dtcd`` arguments."""
+        return out / 'prepare' / f'{self.name}.done'
+
+    def log(self, out: Path) -> Path:
+        """The step's output."""
+        return out / 'prepare' / f'{self.name}.log'
+
+    def finished(self, out: Path) -> bool:
+        """Whether this very step (same arguments) succeeded and its output is still there.
+
+        A directory ``creates`` only needs to exist (the command overwrites it); changing a step's
+        ``run`` makes it run again.
+        """
+        marker = self.marker(out)
+        return (
+            marker.exists()
+            and marker.read_text() == shlex.join(self.run) + '\n'
+            and Path(self.creates).exists()
+        )
+
 
 class StepFailed(RuntimeError):
     """A ``prepare`` step exited with an error: the cells that need it cannot run."""
@@ -179,21 +204,17 @@ class Sweep:
         unknown = set(raw) - {field.name for field in fields(cls)}
         if unknown:
             raise ValueError(f'{path}: unknown keys {sorted(unknown)}')
+        if not isinstance(raw.get('ablation', False), bool):
+            raise ValueError(f'{path}: ablation must be true or false, got {raw["ablation"]!r}')
         sweep = cls(
-            backbones=tuple(Backbone(**b) for b in raw['backbones']),
-            datasets=tuple(
-                Dataset(**{**d, 'overrides': tuple(d.get('overrides', ()))})
-                for d in raw['datasets']
-            ),
+            backbones=_entries(Backbone, raw, 'backbones', path),
+            datasets=_entries(Dataset, raw, 'datasets', path, sequences=('overrides',)),
             seeds=tuple(raw.get('seeds', (0,))),
             overrides=tuple(raw.get('overrides', ())),
             data_root=raw.get('data_root'),
             name=raw.get('name', path.stem),
-            ablation=bool(raw.get('ablation', False)),
-            prepare=tuple(
-                Step(**{**step, 'run': tuple(str(a) for a in step['run'])})
-                for step in raw.get('prepare', ())
-            ),
+            ablation=raw.get('ablation', False),
+            prepare=_entries(Step, raw, 'prepare', path, sequences=('run',)),
         )
         names = [step.name for step in sweep.prepare]
         if len(set(names)) != len(names):
@@ -205,6 +226,25 @@ class Sweep:
     def cells(self) -> list[Cell]:
         """The grid, dataset-major (one dataset's backbones finish together)."""
         return [Cell(b, d, s) for d in self.datasets for s in self.seeds for b in self.backbones]
+
+
+def _entries(
+    kind: type, raw: dict[str, Any], key: str, path: Path, sequences: Sequence[str] = ()
+) -> tuple[Any, ...]:
+    """The ``key`` list of a sweep file as ``kind`` objects; a bad entry is named in the error.
+
+    ``sequences`` are fields given as YAML lists, stored as tuples of strings.
+    """
+    if key in ('backbones', 'datasets') and not raw.get(key):
+        raise ValueError(f'{path}: needs a non-empty {key!r} list')
+    built = []
+    for i, entry in enumerate(raw.get(key) or ()):
+        try:
+            lists = {f: tuple(str(a) for a in entry[f]) for f in sequences if f in entry}
+            built.append(kind(**{**entry, **lists}))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'{path}: {key}[{i}] {entry!r}: {error}') from error
+    return tuple(built)
 
 
 @dataclass
@@ -242,7 +282,7 @@ def run_cell(
     env: dict[str, str],
 ) -> CellOutcome:
     """Run one cell in a subprocess, or return its stored result."""
-    result_path = out / 'cells' / f'{cell.name}.json'
+    result_path = cell.result_path(out)
     if result_path.exists():
         stored = json.loads(result_path.read_text())
         return CellOutcome(cell, 'cached', Result(**stored['result']))
@@ -278,30 +318,48 @@ def run_cell(
     return CellOutcome(cell, 'done', result, log=log)
 
 
-def run_step(step: Step, out: Path, env: dict[str, str]) -> str:
-    """Run ``step`` unless its marker says it finished; ``'cached'`` or ``'done'``.
+def run_step(step: Step, out: Path, env: dict[str, str]) -> None:
+    """Run ``step`` from its start, removing a leftover output file first.
 
     Raises:
         StepFailed: The command failed; the message names its log.
     """
-    marker = out / 'prepare' / f'{step.name}.done'
     creates = Path(step.creates)
-    if marker.exists() and creates.exists():
-        return 'cached'
     if creates.is_file():  # a directory is left for the command to overwrite
         creates.unlink()
-    log = out / 'prepare' / f'{step.name}.log'
+    log = step.log(out)
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = step.command()
-    code = _run_logged(command, log, env)
+    code = _run_logged(step.command(), log, env)
     if code != 0 or not creates.exists():
         problem = f'exit code {code}' if code != 0 else f'it did not create {creates}'
         raise StepFailed(
             f'prepare step {step.name!r} failed ({problem}); log: {log}. Fix it and run the same '
             'command again: finished steps and cells are skipped.'
         )
-    _write_atomic(marker, shlex.join(command) + '\n')
-    return 'done'
+    _write_atomic(step.marker(out), shlex.join(step.run) + '\n')
+
+
+def _prepare(sweep: Sweep, out: Path, stored: int, env: dict[str, str]) -> None:
+    """Run the steps not finished yet; none when every cell already has its result."""
+    total = len(sweep.prepare)
+    if total and stored == len(sweep.cells()):
+        print('prepare: skipped, every cell has its stored result', flush=True)
+        return
+    for i, step in enumerate(sweep.prepare, start=1):
+        head = f'[prepare {i}/{total}] {step.name:<40}'
+        if step.finished(out):
+            print(f'{head} cached', flush=True)
+            continue
+        print(f'{head} running; log: {step.log(out)}', flush=True)
+        start = time.perf_counter()
+        run_step(step, out, env)
+        print(f'{head} done   {time.perf_counter() - start:7.1f} s', flush=True)
+        if stored:
+            print(
+                f'WARNING: {stored} stored cell results were made before {step.name!r} ran again '
+                f'and are kept; remove {out / "cells"} to redo them with its new output.',
+                flush=True,
+            )
 
 
 def _progress_line(i: int, n: int, outcome: CellOutcome) -> str:
@@ -349,14 +407,7 @@ def run_sweep(
     root = data_root or sweep.data_root
     args = [*sweep.overrides, *extra]
     print(f'sweep {sweep.name}: {len(cells)} cells -> {out}', flush=True)
-    for i, step in enumerate(sweep.prepare, start=1):
-        start = time.perf_counter()
-        status = run_step(step, out, env)
-        seconds = time.perf_counter() - start
-        print(
-            f'[prepare {i}/{len(sweep.prepare)}] {step.name:<40} {status:<6} {seconds:7.1f} s',
-            flush=True,
-        )
+    _prepare(sweep, out, sum(c.result_path(out).exists() for c in cells), env)
     outcomes: list[CellOutcome] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run_cell, c, out, root, args, keep_checkpoints, env) for c in cells]

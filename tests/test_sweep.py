@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -223,13 +224,30 @@ def test_prepare_steps_run_once_before_the_grid_and_a_failed_step_stops_it(
         with pytest.raises(SystemExit):  # the cell fails fast, after the step
             main(['sweep', 's.yaml', '--out', 'out'])
         printed = capsys.readouterr().out
-        assert re.search(rf'\[prepare 1/1\] export +{status} ', printed), printed
+        assert re.search(rf'\[prepare 1/1\] export +{status}\b', printed), printed
         assert re.search(r'\[1/1\] exported__bad__seed0 +failed', printed)
         if status == 'done':
             made = Path('exported.safetensors').stat().st_mtime_ns
     assert Path('exported.safetensors').stat().st_mtime_ns == made  # not redone
     exported = load_backbone('exported.safetensors')
     torch.testing.assert_close(exported.state_dict(), model.state_dict())
+
+    # Every cell stored: no step is needed, not even a check (a fresh clone of committed results).
+    stored = Result('exported', 'bad', 'classification', 'ms', 'test/acc', 0.5, 0, 1.0)
+    Path('out/cells/exported__bad__seed0.json').write_text(json.dumps({'result': stored.__dict__}))
+    shutil.rmtree('out/prepare')
+    main(['sweep', 's.yaml', '--out', 'out'])
+    assert 'prepare: skipped, every cell has its stored result' in capsys.readouterr().out
+
+    # A step whose arguments changed runs again, and the stored cells are flagged as older.
+    export['run'] += ['--prefix', 'model.']
+    sweep['datasets'].append({**sweep['datasets'][0], 'name': 'bad2'})
+    Path('s.yaml').write_text(yaml.safe_dump(sweep))
+    with pytest.raises(SystemExit):
+        main(['sweep', 's.yaml', '--out', 'out'])
+    printed = capsys.readouterr().out
+    assert re.search(r'\[prepare 1/1\] export +done\b', printed), printed
+    assert "WARNING: 1 stored cell results were made before 'export' ran again" in printed
 
     # A step that fails stops the sweep before any cell, naming its log.
     broken = {'name': 'broken', 'run': ['export', 'missing.pt', 'x.safetensors'],

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from dtcd.analysis.report import Result, group_average
+from dtcd.analysis.report import Result, datasets_by_group, group_average
 
 __all__ = ['plot_datasets', 'plot_teaser']
 
@@ -26,10 +26,8 @@ def plot_teaser(results: Sequence[Result], path: Path) -> Path:
 
     Backbones missing a complete optical or MS row are left out (their average is undefined).
     """
-    datasets = _ordered([r.dataset for r in results])
-    group_of = {r.dataset: r.task_group for r in results}
-    optical = [d for d in datasets if group_of[d] == 'optical']
-    ms = [d for d in datasets if group_of[d] == 'ms']
+    groups = datasets_by_group(results)
+    optical, ms = groups['optical'], groups['ms']
     fig = Figure(figsize=(6.5, 4), layout='constrained')
     ax = fig.add_subplot()
     markers = 'osD^vP*X'  # with the colour cycle, close points stay apart in the legend

@@ -19,10 +19,12 @@ __all__ = [
     'TASK_TITLES',
     'Result',
     'average_ranks',
+    'datasets_by_group',
     'group_average',
     'markdown',
     'read_csv',
     'seed_mean',
+    'total_average',
     'write_csv',
 ]
 
@@ -118,7 +120,7 @@ def group_average(
 
     Only seeds with a score on every dataset count; ``None`` when there is no such seed.
     """
-    return total_average(results, backbone, [datasets]) if datasets else None
+    return total_average(results, backbone, [datasets])
 
 
 def _ranks(scores: dict[str, float]) -> dict[str, float]:
@@ -172,6 +174,13 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ['| ' + ' | '.join(row) + ' |' for row in rows]
 
 
+def datasets_by_group(results: Sequence[Result]) -> dict[str, list[str]]:
+    """The datasets of each task group (``optical``, ``ms``), in order of first appearance."""
+    datasets = _ordered(r.dataset for r in results)
+    group_of = {r.dataset: r.task_group for r in results}
+    return {g: [d for d in datasets if group_of[d] == g] for g in GROUPS}
+
+
 def _task_columns(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
     """Columns of one task's table: each column's label and the datasets it averages.
 
@@ -180,8 +189,7 @@ def _task_columns(results: Sequence[Result]) -> list[tuple[str, list[str]]]:
     datasets (Table 2 has one of each and just an overall average).
     """
     datasets = _ordered(r.dataset for r in results)
-    group_of = {r.dataset: r.task_group for r in results}
-    by_group = {g: [d for d in datasets if group_of[d] == g] for g in GROUPS}
+    by_group = datasets_by_group(results)
     both = all(by_group.values())
     columns: list[tuple[str, list[str]]] = []
     for group, label in GROUPS.items():
@@ -206,9 +214,7 @@ def _score_table(results: Sequence[Result], columns: list[tuple[str, list[str]]]
 
 def _rank_table(results: Sequence[Result]) -> list[str]:
     """Table 4: group averages over all tasks and average ranks, best overall rank first."""
-    datasets = _ordered(r.dataset for r in results)
-    group_of = {r.dataset: r.task_group for r in results}
-    by_group = {g: [d for d in datasets if group_of[d] == g] for g in GROUPS}
+    by_group = datasets_by_group(results)
     ranks = average_ranks(results)
     backbones = sorted(ranks, key=lambda b: ranks[b].get('overall', float('inf')))
     seeds = len({r.seed for r in results})
@@ -244,7 +250,9 @@ def total_average(
     Only seeds with a score on every dataset count; ``None`` when there is no such seed.
     """
     table = _values(results)
-    scores = [[table.get((backbone, d), {}) for d in datasets] for datasets in groups]
+    scores = [[table.get((backbone, d), {}) for d in datasets] for datasets in groups if datasets]
+    if not scores:
+        return None
     seeds = set.intersection(*(set(v) for group in scores for v in group))
     return _stat(
         [statistics.fmean(statistics.fmean(v[s] for v in g) for g in scores) for s in sorted(seeds)]
@@ -254,9 +262,7 @@ def total_average(
 def _ablation_table(results: Sequence[Result]) -> list[str]:
     """PAPER.md §4.6's layout: optical, MS and total averages in backbone order (an incremental
     build-up), each with its change from the row above."""
-    datasets = _ordered(r.dataset for r in results)
-    group_of = {r.dataset: r.task_group for r in results}
-    groups = {g: [d for d in datasets if group_of[d] == g] for g in GROUPS}
+    groups = datasets_by_group(results)
     columns = [(f'{label} Avg', [groups[g]]) for g, label in GROUPS.items() if groups[g]]
     columns.append(('Total Avg', [ds for ds in groups.values() if ds]))
     seeds = len({r.seed for r in results})
