@@ -71,8 +71,9 @@ class AtomicModelCheckpoint(ModelCheckpoint):
     :class:`AtomicCheckpointIO`, so its own checkpoints and any other the trainer writes through
     it (the SLURM requeue checkpoint, ``trainer.save_checkpoint``) are never partial. Any other
     checkpoint IO (a subclass, ``AsyncCheckpointIO``, a cloud one) is left as it is, and so are
-    strategies that save without one (FSDP sharded, DeepSpeed). Arguments are
-    ``ModelCheckpoint``'s.
+    strategies that save without one (FSDP sharded, DeepSpeed). With ``save_last``, ``last.ckpt``
+    is written at every epoch-end save point even when ``save_top_k=0`` (see
+    :meth:`_save_last_at_epoch_end`). Arguments are ``ModelCheckpoint``'s.
     """
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -80,6 +81,31 @@ class AtomicModelCheckpoint(ModelCheckpoint):
         super().setup(trainer, pl_module, stage)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Lightning's epoch-end save, then ``last.ckpt`` if Lightning skipped it."""
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_at_epoch_end(trainer)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Lightning's after-validation save, then ``last.ckpt`` if Lightning skipped it."""
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_at_epoch_end(trainer)
+
+    def _save_last_at_epoch_end(self, trainer: Trainer) -> None:
+        """Write ``last.ckpt`` at each epoch-end save point, also with ``save_top_k=0``.
+
+        Since Lightning 2.5 the epoch-end hooks write ``last.ckpt`` only when a top-k checkpoint
+        was saved at the same step, so ``save_last=True, save_top_k=0`` (keep only the latest
+        state) wrote it once, when training ended: a run killed before then had nothing to resume.
+        """
+        every = self._every_n_epochs
+        if not self.save_last or every < 1 or (trainer.current_epoch + 1) % every:
+            return
+        if not self._should_skip_saving_checkpoint(trainer):  # also: already saved at this step
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import timm
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins import TorchCheckpointIO
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
@@ -132,6 +132,33 @@ def test_slurm_requeue_resumes_from_the_last_whole_checkpoint(
     resume = Path(connector._hpc_resume_path)
     assert resume.name == 'hpc_ckpt_1.ckpt'
     assert torch.load(resume, weights_only=False)['global_step'] == 2
+
+
+@pytest.mark.parametrize('validate', [False, True], ids=['no-val', 'val'])
+def test_last_checkpoint_is_written_every_epoch_with_save_top_k_0(
+    tmp_path: Path, validate: bool
+) -> None:
+    """Lightning 2.5+ alone would write ``last.ckpt`` only when training ends (see the callback)."""
+    seen: list[int | None] = []
+
+    class LastStepAtEpochStart(Callback):
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            last = tmp_path / 'last.ckpt'
+            step = torch.load(last, weights_only=False)['global_step'] if last.exists() else None
+            seen.append(step)
+
+    checkpoint = AtomicModelCheckpoint(tmp_path, save_last=True, save_top_k=0)
+    fit = trainer(
+        tmp_path,
+        max_epochs=3,
+        limit_val_batches=1 if validate else 0,
+        callbacks=[checkpoint, LastStepAtEpochStart()],
+    )
+    loader = DataLoader(Images(), batch_size=4)  # 4 steps per epoch
+    fit.fit(tiny_module(), loader, val_dataloaders=loader if validate else None)
+    assert seen == [None, 4, 8]
+    assert torch.load(tmp_path / 'last.ckpt', weights_only=False)['global_step'] == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['last.ckpt']
 
 
 class CustomIO(TorchCheckpointIO):
