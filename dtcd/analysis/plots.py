@@ -40,7 +40,8 @@ def plot_teaser(results: Sequence[Result], path: Path) -> Path:
             100 * x[0], 100 * y[0], xerr=100 * x[1], yerr=100 * y[1],
             fmt=markers[i % len(markers)], capsize=3, label=backbone,
         )  # fmt: skip
-    ax.legend(loc='center left', bbox_to_anchor=(1.02, 0.5), fontsize='small')
+    if ax.has_data():  # no backbone has both averages when the sweep lacks a group
+        ax.legend(loc='center left', bbox_to_anchor=(1.02, 0.5), fontsize='small')
     ax.set_xlabel('Optical average (×100)')
     ax.set_ylabel('MS average (×100)')
     ax.set_title('Optical vs multispectral performance')
