@@ -10,8 +10,8 @@ written as ``results.csv``, ``results.md`` (paper-style tables) and PNG plots.
 
 Backbones that must first be made (synthetic data, pretraining, an export) come from ``prepare``
 steps: ``dtcd`` commands run in order before the grid, each once. A step is finished when its
-marker ``OUT/prepare/<name>.done`` exists; an unfinished step runs again from the start, so one
-command reproduces a whole experiment and resumes it after a stop.
+marker ``OUT/prepare/<name>.done`` holds its current arguments; an unfinished or changed step runs
+again from the start, so one command reproduces a whole experiment and resumes it after a stop.
 
 A sweep file (``experiments/sweeps/*.yaml``)::
 
@@ -59,6 +59,8 @@ PROBE_TASKS = {
     'ChangeDetectionProbe': ('change', 'test/f1'),
 }
 TASK_GROUPS = ('optical', 'ms')
+#: How the sweep runs ``dtcd``: this Python, so cells and steps use the sweep's environment.
+DTCD = (sys.executable, '-m', 'dtcd.main')
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Cell:
             'init_args': {'save_dir': str(run_dir), 'name': '', 'version': ''},
         }
         cmd = [
-            sys.executable, '-m', 'dtcd.main', 'fit', '--config', d.config,
+            *DTCD, 'fit', '--config', d.config,
             f'--seed_everything={self.seed}',
             f'--trainer.default_root_dir={run_dir}',
             f'--trainer.logger={json.dumps(logger)}',
@@ -156,11 +158,16 @@ class Step:
 
     def command(self) -> list[str]:
         """The command line, with this Python's ``dtcd``."""
-        return [sys.executable, '-m', 'dtcd.main', *self.run]
+        return [*DTCD, *self.run]
 
     def marker(self, out: Path) -> Path:
-        """Written when the step succeeds; holds its ``dtcd`` arguments."""
+        """Written when the step succeeds; holds :attr:`arguments`."""
         return out / 'prepare' / f'{self.name}.done'
+
+    @property
+    def arguments(self) -> str:
+        """The step's ``dtcd`` arguments as one line, what its marker records."""
+        return shlex.join(self.run) + '\n'
 
     def log(self, out: Path) -> Path:
         """The step's output."""
@@ -174,9 +181,7 @@ class Step:
         """
         marker = self.marker(out)
         return (
-            marker.exists()
-            and marker.read_text() == shlex.join(self.run) + '\n'
-            and Path(self.creates).exists()
+            marker.exists() and marker.read_text() == self.arguments and Path(self.creates).exists()
         )
 
 
@@ -207,8 +212,8 @@ class Sweep:
         if not isinstance(raw.get('ablation', False), bool):
             raise ValueError(f'{path}: ablation must be true or false, got {raw["ablation"]!r}')
         sweep = cls(
-            backbones=_entries(Backbone, raw, 'backbones', path),
-            datasets=_entries(Dataset, raw, 'datasets', path, sequences=('overrides',)),
+            backbones=_entries(Backbone, raw, 'backbones', path, required=True),
+            datasets=_entries(Dataset, raw, 'datasets', path, ('overrides',), required=True),
             seeds=tuple(raw.get('seeds', (0,))),
             overrides=tuple(raw.get('overrides', ())),
             data_root=raw.get('data_root'),
@@ -229,13 +234,19 @@ class Sweep:
 
 
 def _entries(
-    kind: type, raw: dict[str, Any], key: str, path: Path, sequences: Sequence[str] = ()
+    kind: type,
+    raw: dict[str, Any],
+    key: str,
+    path: Path,
+    sequences: Sequence[str] = (),
+    required: bool = False,
 ) -> tuple[Any, ...]:
     """The ``key`` list of a sweep file as ``kind`` objects; a bad entry is named in the error.
 
-    ``sequences`` are fields given as YAML lists, stored as tuples of strings.
+    ``sequences`` are fields given as YAML lists, stored as tuples of strings; a ``required``
+    list must have entries.
     """
-    if key in ('backbones', 'datasets') and not raw.get(key):
+    if required and not raw.get(key):
         raise ValueError(f'{path}: needs a non-empty {key!r} list')
     built = []
     for i, entry in enumerate(raw.get(key) or ()):
@@ -336,7 +347,7 @@ def run_step(step: Step, out: Path, env: dict[str, str]) -> None:
             f'prepare step {step.name!r} failed ({problem}); log: {log}. Fix it and run the same '
             'command again: finished steps and cells are skipped.'
         )
-    _write_atomic(step.marker(out), shlex.join(step.run) + '\n')
+    _write_atomic(step.marker(out), step.arguments)
 
 
 def _prepare(sweep: Sweep, out: Path, stored: int, env: dict[str, str]) -> None:

@@ -27,13 +27,12 @@ def plot_teaser(results: Sequence[Result], path: Path) -> Path:
     Backbones missing a complete optical or MS row are left out (their average is undefined).
     """
     groups = datasets_by_group(results)
-    optical, ms = groups['optical'], groups['ms']
     fig = Figure(figsize=(6.5, 4), layout='constrained')
     ax = fig.add_subplot()
     markers = 'osD^vP*X'  # with the colour cycle, close points stay apart in the legend
     for i, backbone in enumerate(_ordered([r.backbone for r in results])):
-        x = group_average(results, backbone, optical) if optical else None
-        y = group_average(results, backbone, ms) if ms else None
+        x = group_average(results, backbone, groups['optical'])  # None for an empty group
+        y = group_average(results, backbone, groups['ms'])
         if x is None or y is None:
             continue
         ax.errorbar(
