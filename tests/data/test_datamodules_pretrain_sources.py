@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+import dtcd.data.datamodules as datamodules
 from dtcd.bands import DEO10, S2_L1C_13, MissingBandError, band_indices
 from dtcd.data import DEOHDF5
 from dtcd.data.datamodules import DatasetLayoutError, HDF5PretrainDataModule, SSL4EOS12DataModule
@@ -109,3 +110,20 @@ def test_pretraining_sources_feed_the_distillation_module(
             '--trainer.enable_checkpointing', 'false', '--trainer.callbacks', 'null',
         ]
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        'PairedPretrainDataModule',
+        'SSL4EOS12DataModule',
+        'HDF5PretrainDataModule',
+        'So2SatDataModule',
+        'OSCDDataModule',
+    ],
+)
+@pytest.mark.parametrize('val_fraction', [0.0, 1.0])
+def test_val_fraction_outside_0_1_is_refused_when_built(name: str, val_fraction: float) -> None:
+    """One check serves every DataModule with a held-out share (pretraining and downstream)."""
+    with pytest.raises(ValueError, match=r'val_fraction must lie in \(0, 1\)'):
+        getattr(datamodules, name)(val_fraction=val_fraction)

@@ -67,3 +67,9 @@ class DTCDDataModule(NonGeoDataModule):
             prefetch_factor=self.prefetch_factor if workers else None,
             persistent_workers=self.persistent_workers and workers,
         )
+
+
+def check_val_fraction(val_fraction: float) -> None:
+    """Refuse a validation share outside (0, 1), when a DataModule is built rather than at setup."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')

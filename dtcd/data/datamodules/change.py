@@ -20,6 +20,7 @@ from torchgeo.datasets import LEVIRCD, OSCD
 from torchvision.transforms import Compose
 
 from dtcd.bands import RGB, S2_L1C_13, BandStats
+from dtcd.data.datamodules.base import check_val_fraction
 from dtcd.data.datamodules.downstream import DownstreamDataModule, _Pipeline, split_off
 from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.synthetic import OSCD_IMAGES
@@ -173,8 +174,7 @@ class OSCDDataModule(ChangeDataModule):
             prefetch_factor,
             persistent_workers,
         )
-        if not 0 < val_fraction < 1:
-            raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')
+        check_val_fraction(val_fraction)
         if input_size is None and batch_size > 1:
             raise ValueError(
                 'OSCD regions differ in size: set input_size (training crop side) or batch_size 1.'

@@ -11,6 +11,7 @@ from torchgeo.datasets import BigEarthNet, EuroSAT, So2Sat
 from torchvision.transforms import Compose
 
 from dtcd.bands import EUROSAT13, S2_L2A_12, SENTINEL2_DN, BandStats
+from dtcd.data.datamodules.base import check_val_fraction
 from dtcd.data.datamodules.downstream import DownstreamDataModule, split_off
 from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.synthetic import EUROSAT_BASE_DIR, EUROSAT_CLASSES
@@ -254,8 +255,7 @@ class So2SatDataModule(DownstreamDataModule):
         )
         if version not in So2Sat.versions:
             raise ValueError(f'version must be one of {So2Sat.versions}, got {version!r}.')
-        if not 0 < val_fraction < 1:
-            raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')
+        check_val_fraction(val_fraction)
         self.version, self.val_fraction = version, val_fraction
         self.stats = so2sat_stats(version)
 

@@ -27,7 +27,7 @@ from dtcd.bands import (
     reindex,
     resolve_bands,
 )
-from dtcd.data.datamodules.base import DTCDDataModule
+from dtcd.data.datamodules.base import DTCDDataModule, check_val_fraction
 from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.datasets import DEOHDF5, PairedMSRGB
 from dtcd.data.synthetic import HR_RGB_FULL_SCALE_DN
@@ -145,8 +145,7 @@ class PairedPretrainDataModule(DTCDDataModule):
             return_hr=grid == 'hr' and rgb_source == 'hr',
             transforms=_OnHRGrid(self.bands) if grid == 'hr' and rgb_source == 'hr' else None,
         )
-        if not 0 < val_fraction < 1:
-            raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')
+        check_val_fraction(val_fraction)
         self.val_fraction, self.seed = val_fraction, seed
         self.set_normalization(self.bands, pretrain_stats())
 
@@ -278,8 +277,7 @@ class SSL4EOS12DataModule(DTCDDataModule):
             raise ValueError(f"split must be 's2c' or 's2a', got {split!r}.")
         if batch_size % seasons:
             raise ValueError(f'batch_size {batch_size} is not a multiple of seasons {seasons}.')
-        if not 0 < val_fraction < 1:
-            raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')
+        check_val_fraction(val_fraction)
         self.bands = resolve_bands(bands)
         file_bands = [ssl4eo_band_name(b) for b in SSL4EOS12.metadata[split]['bands']]
         band_indices(file_bands, self.bands)  # a missing band fails here, by name
@@ -370,8 +368,7 @@ class HDF5PretrainDataModule(DTCDDataModule):
         prefetch_factor: int | None = None,
         persistent_workers: bool = True,
     ) -> None:
-        if not 0 < val_fraction < 1:
-            raise ValueError(f'val_fraction must lie in (0, 1), got {val_fraction}.')
+        check_val_fraction(val_fraction)
         self.bands = resolve_bands(bands)
         super().__init__(
             DEOHDF5,
