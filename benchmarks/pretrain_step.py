@@ -41,6 +41,7 @@ from benchmarks.reference_augment import ReferenceMultiCrop
 from dtcd.augment import MultiCrop
 from dtcd.distill import OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher, MultiStemSwin
+from dtcd.precision import X86_BF16_FLAGS, cpu_flags, cpu_has_native_bf16
 from dtcd.pretrain import DistillationModule
 
 #: Phases outside model forward and backward (the "overhead" of a step).
@@ -360,16 +361,19 @@ def progress_note(message: str) -> None:
 
 
 def machine_line(device: torch.device) -> str:
-    """CPU model, cores, threads, load average and GPU, for RESULTS.md."""
+    """CPU model and bf16 capability, cores, threads, load average and GPU, for RESULTS.md."""
     model = platform.processor() or platform.machine()
     with contextlib.suppress(OSError), open('/proc/cpuinfo') as f:
         names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
         model = names[0] if names else model
     load = ' '.join(f'{x:.2f}' for x in os.getloadavg())
     gpu = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'none'
+    flags = sorted(cpu_flags() & {'avx2', 'avx512f', *X86_BF16_FLAGS})
+    bf16 = 'native' if cpu_has_native_bf16() else 'emulated (slow: prefer fp32)'
     return (
-        f'machine: {model}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, '
-        f'GPU {gpu}, load average {load}, torch {torch.__version__}, '
+        f'machine: {model}, {os.cpu_count()} CPUs, flags {" ".join(flags) or "unknown"}, '
+        f'CPU bf16 {bf16}, torch threads {torch.get_num_threads()}, GPU {gpu}, '
+        f'load average {load}, torch {torch.__version__}, '
         f'{datetime.datetime.now().isoformat(timespec="seconds")}'
     )
 

@@ -17,6 +17,7 @@ from torch import Tensor
 __all__ = [
     'BAND_SETS',
     'DEO10',
+    'DEO_HDF5_13',
     'EUROSAT13',
     'FMOW_SENTINEL_DEO10',
     'RGB',
@@ -80,12 +81,21 @@ EUROSAT13: tuple[str, ...] = (*(b for b in S2_L1C_13 if b != 'B8A'), 'B8A')
 DEO10: tuple[str, ...] = ('B04', 'B03', 'B02', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B11', 'B12')
 #: True-colour RGB.
 RGB: tuple[str, ...] = ('B04', 'B03', 'B02')
+#: The channels of the DEO authors' fMoW-Sentinel HDF5 file as their code names them: their loader
+#: takes file channels [1, 2, 3, 4, 5, 6, 7, 8, 11, 12] and their model calls those R, G, B, B05,
+#: ..., B12 (PAPER.md §2.7), so channels 1 and 3 are named B04 and B02 here. ``DEO10`` read from
+#: this order is exactly the authors' input, which their released weights expect (in an L1C-ordered
+#: file, what they call red is stored where L1C keeps B02).
+DEO_HDF5_13: tuple[str, ...] = (
+    'B01', 'B04', 'B03', 'B02', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B09', 'B10', 'B11', 'B12'
+)  # fmt: skip
 
 BAND_SETS: dict[str, tuple[str, ...]] = {
     's2_l1c': S2_L1C_13,
     's2_l2a': S2_L2A_12,
     'eurosat13': EUROSAT13,
     'deo10': DEO10,
+    'deo_hdf5': DEO_HDF5_13,
     'rgb': RGB,
 }
 

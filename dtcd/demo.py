@@ -46,8 +46,17 @@ def probe(backbone: MultiStemSwin, root: Path) -> dict[str, float]:
     }
 
 
-def run(synth_dir: Path, out_dir: Path, preset: str, max_epochs: int | None) -> dict[str, dict]:
-    """Run the demo; returns the probe accuracies of both backbones."""
+def run(
+    synth_dir: Path,
+    out_dir: Path,
+    preset: str,
+    max_epochs: int | None,
+    precision: str | None = None,
+) -> dict[str, dict]:
+    """Run the demo; returns the probe accuracies of both backbones.
+
+    ``precision`` (e.g. ``32-true``) overrides the one resolved from the hardware.
+    """
     start = time.perf_counter()
     if not (synth_dir / 'pretrain' / 'index.csv').is_file():
         print(generate(synth_dir, preset=preset).format())
@@ -61,6 +70,8 @@ def run(synth_dir: Path, out_dir: Path, preset: str, max_epochs: int | None) -> 
     ]  # fmt: skip
     if max_epochs is not None:
         args += ['--trainer.max_epochs', str(max_epochs)]
+    if precision is not None:
+        args += ['--trainer.precision', precision]
     dtcd_main(args)
     versions = sorted(
         (out_dir / 'demo_pretrain').glob('version_*'), key=lambda p: p.stat().st_mtime
@@ -90,8 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--out', type=Path, default=Path('runs'))
     parser.add_argument('--preset', default='demo')
     parser.add_argument('--max-epochs', type=int, default=None)
+    parser.add_argument(
+        '--precision', default=None, help='e.g. 32-true (default: resolved from the hardware)'
+    )
     args = parser.parse_args(argv)
-    run(args.synth_dir, args.out, args.preset, args.max_epochs)
+    run(args.synth_dir, args.out, args.preset, args.max_epochs, args.precision)
 
 
 if __name__ == '__main__':

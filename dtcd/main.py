@@ -11,12 +11,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from jsonargparse import DefaultHelpFormatter
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import ArgsType, LightningCLI
+from lightning.pytorch.utilities import rank_zero_only
 
 import dtcd
+from dtcd.precision import precision_on_command_line, resolve_precision
 
 
 def _synth(argv: Sequence[str]) -> None:
@@ -96,17 +99,65 @@ class DTCDCLI(LightningCLI):
 
     DEO's protocol selects the epoch on the validation split and reports that epoch on test
     (PAPER.md §3.2–3.3); doing it here makes one ``dtcd fit`` produce the reported number.
+    It also resolves a config's bf16 preference to what the hardware runs well
+    (:mod:`dtcd.precision`), unless the command line sets ``--trainer.precision``.
+
+    Args:
+        argv: The command line, to tell a precision given there from one in a config file.
+        **kwargs: Passed to LightningCLI.
     """
 
+    def __init__(self, argv: Sequence[str], **kwargs: Any) -> None:
+        self._precision_given = precision_on_command_line(list(argv))
+        super().__init__(**kwargs)
+
+    def before_instantiate_classes(self) -> None:
+        """Run a config's bf16 preference as bf16 only where it is native; say what was chosen."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        trainer = config.get('trainer')
+        if trainer is None or self._precision_given or trainer.get('precision') is None:
+            return
+        preferred = str(trainer['precision'])
+        accelerator = trainer.get('accelerator') or 'auto'
+        if not isinstance(accelerator, str):  # an Accelerator object: the user chose it
+            return
+        resolved = resolve_precision(preferred, accelerator)
+        trainer['precision'] = resolved.precision
+        rank_zero_only(print)(resolved.message(preferred))
+
     def after_fit(self) -> None:
-        """Test the checkpoint with the best validation metric (the last weights if none)."""
+        """Test the checkpoint with the best validation metric (the last weights if none).
+
+        A run that took no optimizer step is an error, never a result: testing it would report
+        an untrained model's numbers.
+        """
         from dtcd.probes import BaseProbe
 
-        if not isinstance(self.model, BaseProbe) or self.trainer.interrupted:
+        if self.trainer.interrupted:
+            return
+        if self.trainer.global_step == 0:
+            raise RuntimeError(
+                'dtcd fit took no training step, so there is nothing to test or keep: '
+                f'{_train_loader_size(self.trainer)}. Lower the batch size, use more training '
+                'data (train_fraction), or check `limit_train_batches` / `max_steps`.'
+            )
+        if not isinstance(self.model, BaseProbe):
             return
         callback = self.trainer.checkpoint_callback
         best = getattr(callback, 'best_model_path', '') if callback else ''
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+def _train_loader_size(trainer: Trainer) -> str:
+    """The training split's size, batch size and batch limit, as far as they are known."""
+    datamodule = trainer.datamodule
+    dataset = getattr(datamodule, 'train_dataset', None)
+    size = len(dataset) if hasattr(dataset, '__len__') else '?'
+    batch = getattr(datamodule, 'batch_size', '?')
+    return (
+        f'{size} training samples, batch size {batch}, '
+        f'limit_train_batches {trainer.limit_train_batches}'
+    )
 
 
 def main(args: ArgsType = None) -> None:
@@ -122,8 +173,19 @@ def main(args: ArgsType = None) -> None:
     if argv and argv[0] in ('--version', '-V'):
         print(f'dtcd {dtcd.__version__}')
         return
+    build_cli(None if args is None else argv)
+
+
+def build_cli(args: Sequence[str] | None = None, run: bool = True) -> DTCDCLI:
+    """The LightningCLI of ``dtcd fit|validate|test|predict`` (``run=False``: parse and build).
+
+    Args:
+        args: The arguments (``None``: ``sys.argv[1:]``, read by LightningCLI itself).
+        run: Run the subcommand (``False``: ``args`` hold no subcommand; only build).
+    """
     _import_registries()
-    DTCDCLI(
+    return DTCDCLI(
+        sys.argv[1:] if args is None else args,
         model_class=LightningModule,
         datamodule_class=LightningDataModule,
         seed_everything_default=0,
@@ -131,7 +193,8 @@ def main(args: ArgsType = None) -> None:
         subclass_mode_data=True,
         save_config_kwargs={'overwrite': True},
         parser_kwargs={'epilog': _epilog(), 'formatter_class': _KeepEpilogLines},
-        args=args,
+        args=None if args is None else list(args),
+        run=run,
     )
 
 

@@ -24,6 +24,7 @@ from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
 from dtcd.distill.schedules import cosine, warmup_cosine
 from dtcd.models import Student
 from dtcd.monitor import effective_rank, embedding_std, pca_image
+from dtcd.train_mode import enter_train_mode
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -311,8 +312,10 @@ class DistillationModule(LightningModule):
     def on_fit_start(self) -> None:
         """Give each rank its own crops and masks: Lightning seeds every rank alike.
 
-        Runs after :meth:`on_load_checkpoint`, so a resumed run keeps the restored states.
+        Runs after :meth:`on_load_checkpoint`, so a resumed run keeps the restored states. Also
+        enters training mode with the teachers' networks in eval mode (:mod:`dtcd.train_mode`).
         """
+        enter_train_mode(self)
         restored, self._restored_rng_ranks = self._restored_rng_ranks, 0
         world = self.trainer.world_size
         if world > 1 and restored != world:

@@ -1,5 +1,6 @@
 """Shared fixtures."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,3 +14,10 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp('syntheo')
     main(['synth', '--out', str(root), '--preset', 'tiny', '--seed', '0'])
     return root
+
+
+@pytest.fixture(autouse=True)
+def command_line_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests call ``dtcd.main.main(args)`` as the console script would: pytest's own arguments
+    are not ``dtcd``'s (LightningCLI warns when it sees both)."""
+    monkeypatch.setattr(sys, 'argv', [sys.argv[0]])

@@ -91,6 +91,7 @@ def test_cls_into_ms_pass_row_pretrains(
             '--data.init_args.root', str(synth_root / 'pretrain'),
             '--data.init_args.batch_size', '8', '--data.init_args.num_workers', '0',
             '--trainer.max_steps', '2', '--trainer.enable_progress_bar', 'false',
+            '--trainer.log_every_n_steps', '1',
         ]
     )  # fmt: skip
     assert (tmp_path / 'checkpoints' / 'ablation' / '2_cls' / 'last.ckpt').is_file()

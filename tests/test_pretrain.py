@@ -138,7 +138,8 @@ def test_nonfinite_input_and_loss_are_reported() -> None:
     skipping = tiny_module(nonfinite='skip')
     with torch.no_grad():
         skipping.teachers[0].head.mlp[0].weight[0, 0] = float('inf')
-    assert skipping.training_step(batch, 0) is None
+    with pytest.warns(UserWarning, match=r"Skipping the step: .*'ms/loss'"):
+        assert skipping.training_step(batch, 0) is None
 
 
 @pytest.mark.slow

@@ -23,7 +23,15 @@ from PIL import Image
 from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
 
-from dtcd.bands import DEO10, RGB, S2_L1C_13, band_indices, reindex, resolve_bands
+from dtcd.bands import (
+    DEO10,
+    DEO_HDF5_13,
+    RGB,
+    S2_L1C_13,
+    band_indices,
+    reindex,
+    resolve_bands,
+)
 from dtcd.data.synthetic import HR_RGB_FULL_SCALE_DN, LAND_COVER_CLASSES
 
 __all__ = ['DEOHDF5', 'PairedMSRGB', 'SynthEOSegmentation']
@@ -194,9 +202,11 @@ class DEOHDF5(NonGeoDataset):
     """The single HDF5 file the DEO authors pretrain from: one array of multispectral tiles.
 
     The array (``key``, ``'images'`` in DEO) is ``[N, C, H, W]`` (``layout='nchw'``) or
-    ``[N, H, W, C]`` (``'nhwc'``); ``file_bands`` names its channels (13-band fMoW-Sentinel is
-    L1C order). The file is opened lazily, once per process: an h5py handle must not cross a
-    ``fork`` or be pickled to a worker, so each DataLoader worker opens its own.
+    ``[N, H, W, C]`` (``'nhwc'``); ``file_bands`` names its first channels (by default as the
+    authors' code names them, :data:`~dtcd.bands.DEO_HDF5_13`, so ``DEO10`` returns their
+    channels ``[1, 2, 3, 4, 5, 6, 7, 8, 11, 12]`` in that order); further channels are ignored,
+    as their loader ignores them. The file is opened lazily, once per process: an h5py handle
+    must not cross a ``fork`` or be pickled to a worker, so each DataLoader worker opens its own.
 
     ``limit`` keeps a seeded random subset of that many tiles, like the authors'
     ``--data_split 500000``.
@@ -206,7 +216,7 @@ class DEOHDF5(NonGeoDataset):
         self,
         root: str | Path = 'data/deo.h5',
         bands: Sequence[str] = DEO10,
-        file_bands: Sequence[str] = S2_L1C_13,
+        file_bands: Sequence[str] = DEO_HDF5_13,
         layout: Literal['nchw', 'nhwc'] = 'nchw',
         key: str = 'images',
         limit: int | None = None,
@@ -218,7 +228,7 @@ class DEOHDF5(NonGeoDataset):
         Args:
             root: Path of the HDF5 file.
             bands: Bands to return, in this order.
-            file_bands: Names of the file's channels, in order.
+            file_bands: Names of the file's first channels, in order.
             layout: Axis order of the array.
             key: Name of the array in the file.
             limit: Keep this many tiles (a seeded random subset); ``None`` keeps all.
@@ -245,10 +255,13 @@ class DEOHDF5(NonGeoDataset):
                 raise ValueError(f'{root} has no dataset {key!r}; it holds {sorted(f)}.')
             shape = f[key].shape
         channels = shape[1] if layout == 'nchw' else shape[-1]
-        if len(shape) != 4 or channels != len(self.file_bands):
+        other = shape[-1] if layout == 'nchw' else shape[1]
+        named = len(self.file_bands)
+        if len(shape) != 4 or channels < named or (channels != named and other == named):
             raise ValueError(
-                f'{root}:{key} has shape {shape}; layout {layout!r} with {len(self.file_bands)} '
-                f'file_bands {list(self.file_bands)} needs 4 axes with that many channels.'
+                f'{root}:{key} has shape {shape}; layout {layout!r} with {named} file_bands '
+                f'{list(self.file_bands)} needs 4 axes and at least {named} channels on the '
+                "channel axis. Check `layout`, and name the file's channels in `file_bands`."
             )
         count = shape[0]
         if limit is None:
@@ -280,6 +293,7 @@ class DEOHDF5(NonGeoDataset):
         tile = torch.from_numpy(np.asarray(self._array()[self.indices[index]], dtype=np.float32))
         if self.layout == 'nhwc':
             tile = tile.permute(2, 0, 1)
+        tile = tile[: len(self.file_bands)]
         sample = {'image': reindex(tile, self.file_bands, self.bands)}
         if self.transforms is not None:
             sample = self.transforms(sample)

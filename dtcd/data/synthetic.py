@@ -232,7 +232,8 @@ def _smooth(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> n
         f.reshape([-1 if i == j else 1 for j in range(len(coarse))]) ** 2
         for i, f in enumerate(freqs)
     )
-    out = np.fft.irfftn(spectrum * np.exp(-2 * (np.pi * sigma / factor) ** 2 * k2), s=coarse)
+    kernel = np.exp(-2 * (np.pi * sigma / factor) ** 2 * k2)
+    out = np.fft.irfftn(spectrum * kernel, s=coarse, axes=tuple(range(len(coarse))))
     out = out.astype(np.float32)
     if factor > 1:
         out = _upsample(out, shape)

@@ -32,6 +32,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from dtcd.bands import band_indices
 from dtcd.distill.schedules import warmup_cosine
 from dtcd.probes.backbones import ProbeBackbone, build_backbone
+from dtcd.train_mode import enter_train_mode
 
 __all__ = ['BaseProbe', 'ProbeData']
 
@@ -163,6 +164,10 @@ class BaseProbe(LightningModule, ABC):
         if self.data is None:
             self.build(ProbeData.of(self.trainer.datamodule))
 
+    def on_fit_start(self) -> None:
+        """Train the heads, a frozen encoder in eval mode (:mod:`dtcd.train_mode`)."""
+        enter_train_mode(self)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record the data description, so the checkpoint rebuilds without a DataModule."""
         checkpoint[_CHECKPOINT_KEY] = asdict(self.data) if self.data else None
@@ -250,12 +255,17 @@ class BaseProbe(LightningModule, ABC):
             if value.ndim == 0:
                 self.log(name, value)
                 continue
-            for class_name, item in zip(self.data.classes, value, strict=True):
-                self.log(f'{name}/{class_name}', item)
+            for index, (class_name, item) in enumerate(zip(self.data.classes, value, strict=True)):
+                if index != self.data.ignore_index:  # an ignored class has no score
+                    self.log(f'{name}/{class_name}', item)
 
     def on_test_end(self) -> None:
-        """Write the test metrics to ``<log_dir>/test_metrics.json`` (sweeps read them)."""
-        if not self.trainer.is_global_zero:
+        """Write the test metrics to ``<log_dir>/test_metrics.json`` (sweeps read them).
+
+        Not under ``fast_dev_run``: like Lightning's logs and checkpoints there, a smoke run has
+        no run folder and must not write into the working directory.
+        """
+        if not self.trainer.is_global_zero or self.trainer.fast_dev_run:
             return
         metrics = {
             k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith('test/')

@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 import dtcd.data.datamodules as datamodules
-from dtcd.bands import DEO10, S2_L1C_13, MissingBandError, band_indices
+from dtcd.bands import DEO10, DEO_HDF5_13, MissingBandError, band_indices
 from dtcd.data import DEOHDF5
 from dtcd.data.datamodules import DatasetLayoutError, HDF5PretrainDataModule, SSL4EOS12DataModule
 from dtcd.main import main
@@ -62,7 +63,7 @@ def test_hdf5_layouts_and_limit(layout: str, tmp_path: Path) -> None:
     subset = DEOHDF5(path, layout=layout, limit=5, seed=3)
     assert len(subset) == 5 and subset.indices == sorted(set(subset.indices))
     assert subset.indices == DEOHDF5(path, layout=layout, limit=5, seed=3).indices  # seeded
-    with pytest.raises(ValueError, match='needs 4 axes with that many channels'):
+    with pytest.raises(ValueError, match='needs 4 axes and at least 13 channels'):
         DEOHDF5(path, layout='nhwc' if layout == 'nchw' else 'nchw')
 
 
@@ -74,7 +75,26 @@ def test_hdf5_workers_open_their_own_file(tmp_path: Path) -> None:
     assert images.shape == (deo_hdf5.COUNT, 10, 32, 32)
     with h5py.File(tmp_path / 'fmow_sentinel.h5') as f:
         tile = torch.from_numpy(f['images'][7].astype('float32'))
-    assert torch.equal(images[7], tile[band_indices(S2_L1C_13, DEO10)])
+    assert torch.equal(images[7], tile[band_indices(DEO_HDF5_13, DEO10)])
+
+
+#: The DEO authors' loader: these file channels, in this order, are their model's 10 bands.
+AUTHORS_CHANNELS = [1, 2, 3, 4, 5, 6, 7, 8, 11, 12]
+
+
+@pytest.mark.parametrize('channels', [13, 15])
+def test_hdf5_defaults_return_the_authors_channels(tmp_path: Path, channels: int) -> None:
+    """Channel ``c`` holds ``c``: the default read is the authors' index list, extra channels
+    ignored as their loader ignores them."""
+    tiles = np.broadcast_to(
+        np.arange(channels, dtype=np.uint16)[None, :, None, None], (3, channels, 8, 8)
+    )
+    path = tmp_path / 'authors.h5'
+    with h5py.File(path, 'w') as f:
+        f.create_dataset('images', data=np.ascontiguousarray(tiles))
+    image = DEOHDF5(path)[0]['image']
+    assert image[:, 0, 0].tolist() == AUTHORS_CHANNELS
+    assert image.shape == (10, 8, 8)
 
 
 def test_hdf5_fit_with_two_workers(tmp_path: Path) -> None:

@@ -50,6 +50,22 @@ def test_spacenet1_paper_splits_in_tile_number_order(spacenet_root: Path) -> Non
     assert first_pixels(dm.test_dataset) == red[8:]
 
 
+@pytest.mark.parametrize(
+    ('count', 'parts'),
+    [(6940, (4999, 1000, 941)), (10, (7, 1, 2)), (4, (2, 1, 1)), (3, (1, 1, 1))],
+)
+def test_spacenet1_small_copies_keep_every_part(count: int, parts: tuple[int, int, int]) -> None:
+    """TorchGeo's own SpaceNet 1 test data has 4 tiles: 2 / 1 / 1, not an error."""
+    ranges = SpaceNet1DataModule()._split_ranges(count)
+    assert tuple(len(ranges[s]) for s in ('train', 'val', 'test')) == parts
+    assert [i for s in ('train', 'val', 'test') for i in ranges[s]] == list(range(count))
+
+
+def test_spacenet1_too_few_tiles_is_named() -> None:
+    with pytest.raises(ValueError, match='2 tiles, too few'):
+        SpaceNet1DataModule()._split_ranges(2)
+
+
 def test_spacenet1_footprints_are_rasterised(spacenet_root: Path) -> None:
     dm = SpaceNet1DataModule(root=str(spacenet_root))
     train = dm.build_dataset('train', dm.reindex)

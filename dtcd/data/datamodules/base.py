@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence, Sized
 from typing import Any
 
 import kornia.augmentation as K
+import torch
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 from torchgeo.datamodules import NonGeoDataModule
 
 from dtcd.bands import BandStats
+
+
+def run_seed() -> int:
+    """The run's seed, as Lightning's ``seed_everything`` records it (0 when unseeded)."""
+    return int(os.environ.get('PL_GLOBAL_SEED', 0))
+
+
+class EpochSeededSampler(RandomSampler):
+    """A shuffle drawn from ``(seed, epoch)``, never from the global generator.
+
+    ``RandomSampler`` draws its seed from the global torch generator each time an iterator is
+    made. A persistent-worker loader makes one iterator per run, a resumed run a new one, so the
+    two draw differently and every crop after it differs. Seeded by epoch (Lightning calls
+    :meth:`set_epoch`, as for DDP's ``DistributedSampler``, which replaces this one under DDP
+    with the same seed), a straight and a resumed run see the same batches, and the global
+    generators serve only the training step, whose state the checkpoint restores.
+
+    Lightning makes the loader's first iterator before it calls :meth:`set_epoch`, and a worker
+    draws its first indices as soon as the iterator exists: a loader built for a resumed run
+    starts at the resumed ``epoch``.
+    """
+
+    def __init__(self, data_source: Sized, seed: int, epoch: int = 0) -> None:
+        super().__init__(data_source)
+        self.seed = seed
+        self.epoch = epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle for ``epoch`` from now on."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
 
 
 class DTCDDataModule(NonGeoDataModule):
@@ -56,17 +93,74 @@ class DTCDDataModule(NonGeoDataModule):
         dataset = self._valid_attribute(f'{split}_dataset', 'dataset')
         batch_size = self._valid_attribute(f'{split}_batch_size', 'batch_size')
         workers = self.num_workers > 0
+        train = split == 'train'
+        # Dropping the last partial batch keeps batch statistics even, unless it is all there is.
+        world = self.trainer.world_size if self.trainer is not None else 1
+        drop_last = train and len(dataset) >= batch_size * world
+        if train and not drop_last:
+            rank_zero_info(
+                f'dtcd: {len(dataset)} training samples are fewer than one batch of {batch_size}'
+                f' x {world} device(s): training on the partial batch.'
+            )
         return DataLoader(
             dataset=dataset,
             batch_size=batch_size,
-            shuffle=split == 'train',
+            sampler=EpochSeededSampler(dataset, run_seed(), self._epoch()) if train else None,
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
-            drop_last=split == 'train',
+            drop_last=drop_last,
             pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch_factor if workers else None,
             persistent_workers=self.persistent_workers and workers,
+            # Workers' base seed from the run's seed, not from the global generator.
+            generator=torch.Generator().manual_seed(run_seed()),
         )
+
+    def _epoch(self) -> int:
+        """The epoch the loader is built for: what Lightning will pass to ``set_epoch``.
+
+        That is the fit loop's count of processed epochs (restored from a checkpoint when
+        resuming); ``current_epoch`` catches up with it only after the loader exists.
+        """
+        if self.trainer is None:
+            return 0
+        return self.trainer.fit_loop.epoch_progress.current.processed
+
+    def state_dict(self) -> dict[str, Any]:
+        """What fixes the data order and the schedules, checked when a run resumes."""
+        return {
+            'batch_size': self.batch_size,
+            'world_size': self.trainer.world_size if self.trainer else 1,
+            'root': str(self.kwargs.get('root', '')),
+            'global_step': self.trainer.global_step if self.trainer else 0,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Say where the run resumes; refuse settings that change the data order or schedules."""
+        now = self.state_dict()
+        if self.trainer is not None:
+            rank_zero_info(
+                f'dtcd: resuming from {self.trainer.ckpt_path} at optimizer step '
+                f'{state_dict.get("global_step", "?")}.'
+            )
+        differ = {
+            k: (state_dict[k], now[k])
+            for k in ('batch_size', 'world_size')
+            if k in state_dict and state_dict[k] != now[k]
+        }
+        if differ:
+            raise ValueError(
+                f'The checkpoint was written with other data settings (checkpoint value, value '
+                f'now): {differ}. The batch order and the per-step schedules depend on them: '
+                'resume with the same batch size and number of devices, or start a new run '
+                'initialised from the weights.'
+            )
+        if state_dict.get('root', now['root']) != now['root']:
+            rank_zero_warn(
+                f'Resuming on data from {now["root"]!r}; the checkpoint was written reading '
+                f'{state_dict["root"]!r}. Fine if the data moved; otherwise the run continues '
+                'on other data.'
+            )
 
 
 def check_val_fraction(val_fraction: float) -> None:

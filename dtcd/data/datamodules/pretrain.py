@@ -18,6 +18,7 @@ from torchgeo.datasets import SSL4EOS12
 
 from dtcd.bands import (
     DEO10,
+    DEO_HDF5_13,
     FMOW_SENTINEL_DEO10,
     RGB,
     S2_L1C_13,
@@ -328,8 +329,9 @@ class HDF5PretrainDataModule(DTCDDataModule):
     Args:
         root: Path of the HDF5 file.
         bands: Band order of the batches (the student's MS stem order).
-        file_bands: Names of the file's channels in order (a set name or a list); 13-band
-            fMoW-Sentinel is L1C order.
+        file_bands: Names of the file's first channels in order (a set name or a list); the
+            default names them as the authors' code does (:data:`~dtcd.bands.DEO_HDF5_13`), so
+            ``DEO10`` is their channels ``[1, 2, 3, 4, 5, 6, 7, 8, 11, 12]``.
         layout: ``'nchw'`` or ``'nhwc'``, the axis order of the array.
         key: Name of the array in the file.
         limit: Use a seeded random subset of this many tiles (the authors'
@@ -348,7 +350,8 @@ class HDF5PretrainDataModule(DTCDDataModule):
         "the DEO authors' conversion of fMoW-Sentinel (SatMAE, https://purl.stanford.edu/vg497cb6002)",
         """
         <file>.h5 with dataset 'images': [N, C, H, W] (layout nchw) or [N, H, W, C] (nhwc),
-        channels named by file_bands (fMoW-Sentinel: 13 bands in L1C order)
+        channels named by file_bands (default deo_hdf5: the authors' naming of their 13
+        channels; further channels are ignored)
         """,
     )
 
@@ -356,7 +359,7 @@ class HDF5PretrainDataModule(DTCDDataModule):
         self,
         root: str = 'data/fmow_sentinel.h5',
         bands: str | Sequence[str] = DEO10,
-        file_bands: str | Sequence[str] = S2_L1C_13,
+        file_bands: str | Sequence[str] = DEO_HDF5_13,
         layout: Literal['nchw', 'nhwc'] = 'nchw',
         key: str = 'images',
         limit: int | None = None,

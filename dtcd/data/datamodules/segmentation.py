@@ -75,11 +75,12 @@ class SpaceNet1DataModule(DownstreamDataModule):
         return Subset(dataset, self._split_ranges(len(dataset))[split])
 
     def _split_ranges(self, count: int) -> dict[str, range]:
-        train, val, total = self.paper_split
-        n_train = max(1, round(count * train / total))
-        n_val = max(1, round(count * val / total))
-        if n_train + n_val >= count:
+        if count < 3:
             raise ValueError(f'SpaceNet 1 has {count} tiles, too few for train/val/test parts.')
+        train, val, total = self.paper_split
+        # The paper's proportions, each part keeping at least one tile (4 tiles: 2 / 1 / 1).
+        n_train = min(max(1, round(count * train / total)), count - 2)
+        n_val = min(max(1, round(count * val / total)), count - n_train - 1)
         return {
             'train': range(n_train),
             'val': range(n_train, n_train + n_val),
