@@ -111,6 +111,21 @@ class DTCDCLI(LightningCLI):
         self._precision_given = precision_on_command_line(list(argv))
         super().__init__(**kwargs)
 
+    def instantiate_classes(self) -> None:
+        """Build the classes; a model or data error surfaces as itself, not as a Union mismatch.
+
+        jsonargparse reports an exception raised while building a ``class_path`` value as
+        "Does not validate against any of the Union subtypes", with dtcd's message (a missing
+        dataset root, a missing band) as one line among others. That line is raised on its own.
+        """
+        try:
+            super().instantiate_classes()
+        except ValueError as error:
+            cause = _union_error_cause(str(error))
+            if cause is None:
+                raise
+            raise ConfigurationError(cause) from None
+
     def before_instantiate_classes(self) -> None:
         """Run a config's bf16 preference as bf16 only where it is native; say what was chosen."""
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -146,6 +161,23 @@ class DTCDCLI(LightningCLI):
         callback = self.trainer.checkpoint_callback
         best = getattr(callback, 'best_model_path', '') if callback else ''
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+class ConfigurationError(ValueError):
+    """A class named in the config could not be built; the message says why and what to do."""
+
+
+def _union_error_cause(message: str) -> str | None:
+    """The class's own error inside jsonargparse's Union mismatch report, if that is one."""
+    if 'Does not validate against any of the Union subtypes' not in message:
+        return None
+    _, _, errors = message.partition('\nErrors:\n')
+    causes = [
+        line.removeprefix('  - ')
+        for line in errors.splitlines()
+        if line.startswith('  - ') and not line.startswith("  - Expected a <class 'NoneType'>")
+    ]
+    return '\n'.join(causes) or None
 
 
 def _train_loader_size(trainer: Trainer) -> str:

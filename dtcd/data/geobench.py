@@ -6,7 +6,7 @@ dependencies, and its ``task_specs.pkl`` can only be read by unpickling arbitrar
 
 Layout dtcd expects (``geobench`` v1.0, as downloaded by ``geobench-download``)::
 
-    <root>/classification_v1.0/m-eurosat/            (or segmentation_v1.0/m-cashew-plantation/)
+    <root>/classification_v1.0/m-eurosat/            (or segmentation_v1.0/m-cashew-plant/)
         <sample id>.hdf5                             one file per sample
         band_stats.json                              {band name: {"mean", "std", "min", ...}}
         default_partition.json                       {"train": [ids], "valid": [ids], "test": [ids]}
@@ -18,8 +18,11 @@ Layout dtcd expects (``geobench`` v1.0, as downloaded by ``geobench-download``):
 listing what it found when a file disagrees:
 
 - Each band is one 2-D HDF5 dataset named by its GEO-Bench band name (``'02 - Blue'``,
-  ``'08A - Vegetation Red Edge'``, ``'Red'``); all bands of a sample share one size.
-- A segmentation mask is a 2-D HDF5 dataset whose name starts with ``label``.
+  ``'08A - Vegetation Red Edge'``, ``'Red'``); all bands of a sample share one size. A band with
+  an acquisition date is stored as ``<name>_<YYYY-MM-DD>`` (geo-bench's ``Band.get_descriptor``;
+  m-cashew-plant, m-nz-cattle) while ``band_stats.json`` keeps the undated name: bands are
+  matched by their undated name.
+- A segmentation mask is a 2-D HDF5 dataset whose name starts with ``label`` (dated or not).
 - A classification label is not an HDF5 dataset: it lives in the file attribute ``pickle``,
   ``str(pickle.dumps(attrs))`` with ``attrs['label']`` an integer (multi-class) or a multi-hot
   vector (multi-label). It is read with :class:`RestrictedUnpickler`, which builds no class outside
@@ -30,7 +33,7 @@ listing what it found when a file disagrees:
 Band names map to dtcd's Sentinel-2 names by their number and description (``'02 - Blue'`` →
 ``B02``, ``'08A - …'`` → ``B8A``); bands that are not Sentinel-2 (m-so2sat's Sentinel-1 channels,
 cloud probability) are not yielded. Aerial RGB(N) tasks (m-pv4ger-seg, m-nz-cattle,
-m-chesapeake-landcover) name their bands ``Red``, ``Green``, ``Blue`` (``NearInfrared``); these
+m-chesapeake) name their bands ``Red``, ``Green``, ``Blue`` (``NearInfrared``); these
 become ``B04``, ``B03``, ``B02`` (``B08``) so that an RGB stem finds them by name. The spectral
 responses differ from Sentinel-2's; the names say which colour, not which sensor.
 """
@@ -62,6 +65,7 @@ __all__ = [
     'GeoBench',
     'GeoBenchTask',
     'RestrictedUnpickler',
+    'canonical_task',
     'find_task_dir',
     'geobench_band_to_s2',
 ]
@@ -199,7 +203,8 @@ class GeoBenchTask:
     benchmark: Literal['classification', 'segmentation']
 
 
-#: The tasks the paper evaluates. Class orders follow the source datasets (TorchGeo's lists where
+#: The tasks the paper evaluates, under their published folder names (geo-bench's own
+#: ``DISPLAY_NAMES`` and downloads). Class orders follow the source datasets (TorchGeo's lists where
 #: TorchGeo has the dataset); names are labels for plots only, the integers come from the files.
 GEOBENCH_TASKS: dict[str, GeoBenchTask] = {
     'm-eurosat': GeoBenchTask(
@@ -246,7 +251,7 @@ GEOBENCH_TASKS: dict[str, GeoBenchTask] = {
     'm-bigearthnet': GeoBenchTask(
         'multilabel', tuple(BigEarthNet.class_sets[43]), 120, 'classification'
     ),
-    'm-cashew-plantation': GeoBenchTask(
+    'm-cashew-plant': GeoBenchTask(
         'segmentation',
         (
             'No data',
@@ -277,7 +282,7 @@ GEOBENCH_TASKS: dict[str, GeoBenchTask] = {
         256,
         'segmentation',
     ),
-    'm-chesapeake-landcover': GeoBenchTask(
+    'm-chesapeake': GeoBenchTask(
         'segmentation',
         (
             'Water',
@@ -298,17 +303,57 @@ GEOBENCH_TASKS: dict[str, GeoBenchTask] = {
 }
 
 
+#: Longer names of two tasks (the source datasets' names) → the published folder names.
+TASK_ALIASES: dict[str, str] = {
+    'm-cashew-plantation': 'm-cashew-plant',
+    'm-chesapeake-landcover': 'm-chesapeake',
+}
+
+#: Where GEO-Bench v1.0 is published (the repository geo-bench's own download script reads).
+GEOBENCH_URL = 'https://huggingface.co/datasets/recursix/geo-bench-1.0'
+
+# geo-bench appends ``_<date>`` to the HDF5 name of a dated band (``Band.get_descriptor``).
+_DATE_SUFFIX = re.compile(r'_\d{4}-\d{2}-\d{2}(_[\w-]*)?$')
+
+
+def canonical_task(task: str) -> str:
+    """The published name of ``task`` (an alias such as ``m-cashew-plantation`` is accepted).
+
+    Raises:
+        ValueError: For a task dtcd does not know, listing those it does.
+    """
+    task = TASK_ALIASES.get(task, task)
+    if task not in GEOBENCH_TASKS:
+        raise ValueError(
+            f'Unknown GEO-Bench task {task!r}; dtcd knows {list(GEOBENCH_TASKS)} '
+            f'(aliases: {TASK_ALIASES}).'
+        )
+    return task
+
+
+def undated(key: str) -> str:
+    """An HDF5 band name without geo-bench's ``_<YYYY-MM-DD>`` date suffix."""
+    return _DATE_SUFFIX.sub('', key)
+
+
 def find_task_dir(root: str | Path, task: str) -> Path:
     """The folder of ``task``: ``root`` itself, or ``root/<benchmark>_v*/<task>``.
+
+    The published folder name is looked for first, then its aliases.
 
     Raises:
         FileNotFoundError: Saying where GEO-Bench is published, the layout expected, and what
             ``root`` holds.
     """
     root = Path(root)
-    if root.name == task and (root / 'band_stats.json').is_file():
+    names = [task, *(alias for alias, name in TASK_ALIASES.items() if name == task)]
+    if root.name in names and (root / 'band_stats.json').is_file():
         return root
-    found = sorted(p for p in root.glob(f'*/{task}') if p.is_dir())
+    found = []
+    for name in names:
+        found = sorted(p for p in root.glob(f'*/{name}') if p.is_dir())
+        if found:
+            break
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
@@ -319,8 +364,8 @@ def find_task_dir(root: str | Path, task: str) -> Path:
         f'({"it does not exist" if present is None else f"it holds {present}"}). '
         f'dtcd expects <root>/{GEOBENCH_TASKS[task].benchmark}_v1.0/{task}/ '
         '(or root = that folder) with <id>.hdf5 samples, band_stats.json and '
-        '<name>_partition.json files, as GEO-Bench publishes them '
-        '(https://huggingface.co/datasets/recursix/geo-bench, fetched by `geobench-download`).'
+        f'<name>_partition.json files, as GEO-Bench publishes them ({GEOBENCH_URL}, '
+        'fetched by `geobench-download`).'
     )
 
 
@@ -344,7 +389,7 @@ class GeoBench(Dataset[dict[str, Tensor]]):
 
         Args:
             root: GEO-Bench root (holding ``classification_v1.0/`` …) or the task folder.
-            task: Task name, a key of :data:`GEOBENCH_TASKS` (e.g. ``'m-eurosat'``).
+            task: Task name, a key of :data:`GEOBENCH_TASKS` (e.g. ``'m-eurosat'``) or an alias.
             split: ``'train'``, ``'val'`` (GEO-Bench's ``valid``) or ``'test'``.
             partition: Partition name: ``'default'``, ``'0.10x_train'``, … (file
                 ``<partition>_partition.json``).
@@ -354,8 +399,7 @@ class GeoBench(Dataset[dict[str, Tensor]]):
             FileNotFoundError: For a missing task folder, statistics, partition or sample file.
             ValueError: For an unknown task or split, or a partition without the split.
         """
-        if task not in GEOBENCH_TASKS:
-            raise ValueError(f'Unknown GEO-Bench task {task!r}; dtcd knows {list(GEOBENCH_TASKS)}.')
+        task = canonical_task(task)
         if split not in PARTITION_SPLITS:
             raise ValueError(f'split must be one of {list(PARTITION_SPLITS)}, got {split!r}.')
         self.spec = GEOBENCH_TASKS[task]
@@ -427,10 +471,13 @@ class GeoBench(Dataset[dict[str, Tensor]]):
         """Read one ``.hdf5`` sample."""
         path = self.files[index]
         with h5py.File(path, 'r') as file:
-            missing = [n for n in self.source_bands.values() if n not in file]
+            keys = _keys_by_undated_name(file, path)
+            missing = [n for n in self.source_bands.values() if n not in keys]
             if missing:
                 raise MissingBandError(f'{path} lacks band(s) {missing}; it holds {list(file)}.')
-            planes = [np.asarray(file[n], dtype=np.float32) for n in self.source_bands.values()]
+            planes = [
+                np.asarray(file[keys[n]], dtype=np.float32) for n in self.source_bands.values()
+            ]
             if len({p.shape for p in planes}) != 1:
                 shapes = {
                     n: p.shape for n, p in zip(self.source_bands.values(), planes, strict=True)
@@ -447,7 +494,7 @@ class GeoBench(Dataset[dict[str, Tensor]]):
 
     @staticmethod
     def _mask(file: h5py.File, path: Path) -> Tensor:
-        names = [n for n in file if n.lower().startswith('label')]
+        names = [n for n in file if undated(n).lower().startswith('label')]
         if len(names) != 1:
             raise ValueError(
                 f'{path}: expected one mask dataset named label*, found {names} among {list(file)}.'
@@ -473,3 +520,17 @@ class GeoBench(Dataset[dict[str, Tensor]]):
                 f'got shape {value.shape}.'
             )
         return torch.from_numpy(value.astype(np.float32))
+
+
+def _keys_by_undated_name(file: h5py.File, path: Path) -> dict[str, str]:
+    """Undated band name → the sample's HDF5 key; one date per band (GEO-Bench v1.0 tasks)."""
+    keys: dict[str, str] = {}
+    for key in file:
+        name = undated(key)
+        if name in keys:
+            raise ValueError(
+                f'{path} holds band {name!r} on several dates ({keys[name]!r}, {key!r}); dtcd '
+                'reads single-date GEO-Bench samples.'
+            )
+        keys[name] = key
+    return keys

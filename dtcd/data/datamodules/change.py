@@ -25,6 +25,9 @@ from dtcd.data.datamodules.downstream import DownstreamDataModule, _Pipeline, sp
 from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.synthetic import OSCD_IMAGES
 
+#: OSCD's three folders, each extracted by TorchGeo from the zip of the same name.
+OSCD_FOLDERS = tuple(name.removesuffix('.zip') for name in OSCD.urls)
+
 #: TorchGeo's OSCD statistics (``torchgeo/datamodules/oscd.py``, ``MEAN`` / ``STD``), digital
 #: numbers, computed on the OSCD images.
 OSCD_STATS = BandStats(
@@ -145,7 +148,9 @@ class OSCDDataModule(ChangeDataModule):
         {OSCD_IMAGES}/<region>/dates.txt
         Onera Satellite Change Detection dataset - Train Labels/<region>/cm/cm.png
         Onera Satellite Change Detection dataset - Test Labels/<region>/cm/cm.png
+        (or the three zips, which TorchGeo extracts)
         """,
+        archives={folder: f'{folder}.zip' for folder in OSCD_FOLDERS},
     )
 
     def __init__(

@@ -35,7 +35,9 @@ class EuroSATDataModule(DownstreamDataModule):
         f"""
         eurosat-{{train,val,test}}.txt                  file names, one per line
         {EUROSAT_BASE_DIR.as_posix()}/<Class>/<Class>_<n>.tif   13 bands, B8A last
+        (or {EuroSAT.filename}, which TorchGeo extracts)
         """,
+        archives={EUROSAT_BASE_DIR.as_posix(): EuroSAT.filename},
     )
 
     def build_dataset(
@@ -123,7 +125,9 @@ class BigEarthNetDataModule(DownstreamDataModule):
         bigearthnet-{train,val,test}.csv       lines '<S2 patch>,<S1 patch>'
         BigEarthNet-v1.0/<S2 patch>/<S2 patch>_B01.tif ... _B12.tif   one GeoTIFF per band
         BigEarthNet-v1.0/<S2 patch>/<S2 patch>_labels_metadata.json   {"labels": [...], ...}
+        (or BigEarthNet-S2-v1.0.tar.gz, which TorchGeo extracts)
         """,
+        archives={BigEarthNet.metadata['s2']['directory']: BigEarthNet.metadata['s2']['filename']},
     )
 
     def __init__(

@@ -28,7 +28,9 @@ class GeoBenchDataModule(DownstreamDataModule):
     Args:
         root: GEO-Bench root (holding ``classification_v1.0/``, ``segmentation_v1.0/``) or the
             task folder.
-        task: GEO-Bench task name, one of :data:`dtcd.data.geobench.GEOBENCH_TASKS`.
+        task: GEO-Bench task name, one of :data:`dtcd.data.geobench.GEOBENCH_TASKS` (the
+            published names, e.g. ``m-cashew-plant``; the longer ``m-cashew-plantation`` and
+            ``m-chesapeake-landcover`` are accepted too).
         partition: ``'default'``, or an official low-data partition such as ``'0.10x_train'``.
         bands: Band order of the batches (see :class:`DownstreamDataModule`).
         input_size: ``'paper'``: the paper's size for the task (m-eurosat 64, m-so2sat 32,
@@ -48,7 +50,7 @@ class GeoBenchDataModule(DownstreamDataModule):
         **kwargs: Any,
     ) -> None:
         probe = _open(root, task, 'train', partition)
-        self.geobench_task, self.partition = task, partition
+        self.geobench_task, self.partition = probe.task, partition
         self.task = probe.spec.kind
         self.classes = probe.spec.classes
         self.dataset_bands = probe.bands

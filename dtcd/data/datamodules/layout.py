@@ -7,9 +7,9 @@ dtcd looks for, where the dataset is published and the tree it expects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torchgeo.datasets import DatasetNotFoundError
@@ -31,11 +31,15 @@ class DatasetLayout:
         name: Dataset name.
         source: Where the dataset is published (dtcd never downloads).
         tree: The folder tree dtcd reads, one entry per line.
+        archives: Folder → the archive that TorchGeo's dataset class extracts into it when the
+            folder is missing (``{'PASTIS-R': 'PASTIS-R.zip'}``): a root holding only the
+            archive is complete, as it is for TorchGeo with ``download=False``.
     """
 
     name: str
     source: str
     tree: str
+    archives: Mapping[str, str] = field(default_factory=dict)
 
     def error(self, root: str | Path, problem: str) -> DatasetLayoutError:
         """An error naming ``problem``, the root, the expected tree and the source."""
@@ -49,9 +53,16 @@ class DatasetLayout:
 
     def require(self, root: str | Path, paths: Sequence[str]) -> None:
         """Fail with the layout if any of ``paths`` (relative to ``root``) is absent."""
-        missing = [p for p in paths if not Path(root, p).exists()]
+        missing = [p for p in paths if not Path(root, p).exists() and not self._archived(root, p)]
         if missing:
             raise self.error(root, f'missing {", ".join(repr(p) for p in missing)}')
+
+    def _archived(self, root: str | Path, path: str) -> bool:
+        """Whether ``path`` lies in a folder whose archive is there for TorchGeo to extract."""
+        return any(
+            (path == folder or path.startswith(f'{folder}/')) and Path(root, archive).is_file()
+            for folder, archive in self.archives.items()
+        )
 
     @contextmanager
     def explain(self, root: str | Path) -> Iterator[None]:

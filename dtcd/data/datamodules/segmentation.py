@@ -3,7 +3,7 @@
 SpaceNet 1 and PASTIS use TorchGeo's dataset classes; Sen1Floods11 uses
 :class:`dtcd.data.segmentation_datasets.Sen1Floods11`. Defaults are the paper's splits and input
 sizes. The South-Africa crop-type, Benin cashew and Chesapeake land-cover results are on their
-GEO-Bench versions (m-SA-crop-type, m-cashew-plantation, m-chesapeake-landcover): use
+GEO-Bench versions (m-SA-crop-type, m-cashew-plant, m-chesapeake): use
 :class:`dtcd.data.datamodules.geobench.GeoBenchDataModule` for them. TorchGeo's
 ``SouthAfricaCropType``, ``BeninSmallHolderCashews`` and ``ChesapeakeCVPR`` are raster
 GeoDatasets that need samplers, and are not what the paper measured on.
@@ -159,7 +159,9 @@ class PASTISDataModule(DownstreamDataModule):
         PASTIS-R/metadata.geojson                one feature per patch: ID_PATCH, Fold (1-5)
         PASTIS-R/DATA_S2/S2_<ID_PATCH>.npy       int16 [T, 10, 128, 128]
         PASTIS-R/ANNOTATIONS/TARGET_<ID_PATCH>.npy  [3, 128, 128]; channel 0 = class
+        (or only PASTIS-R.zip, which TorchGeo extracts)
         """,
+        archives={PASTIS.directory: PASTIS.filename},
     )
 
     def __init__(
