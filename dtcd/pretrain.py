@@ -330,7 +330,7 @@ class DistillationModule(LightningModule):
                 f'Non-finite weights at step {self.global_step}: {bad[:8]}; not saving them over '
                 'the last good checkpoint. Resume from it with a lower learning rate or bf16.'
             )
-        checkpoint['dtcd_rng_states'] = rng.gather()
+        checkpoint[rng.CHECKPOINT_KEY] = rng.gather()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse another student architecture; restore this rank's generator states."""
@@ -347,8 +347,8 @@ class DistillationModule(LightningModule):
                     'config.yaml beside the logs), or start a new run initialised from the weights '
                     'with `MultiStemSwin.from_pretrained`.'
                 )
-        if 'dtcd_rng_states' in checkpoint:
-            states = checkpoint['dtcd_rng_states']
+        if rng.CHECKPOINT_KEY in checkpoint:
+            states = checkpoint[rng.CHECKPOINT_KEY]
             rng.restore(states, self.global_rank)
             self._restored_rng_ranks = len(states)
 

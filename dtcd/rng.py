@@ -14,6 +14,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+#: Where checkpoints keep every rank's generator states.
+CHECKPOINT_KEY = 'dtcd_rng_states'
+
 
 def capture() -> dict[str, Any]:
     """The global Python, NumPy, torch CPU (and CUDA) generator states of this process.

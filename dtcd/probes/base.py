@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
+from dtcd import rng
 from dtcd.bands import band_indices
 from dtcd.distill.schedules import warmup_cosine
 from dtcd.probes.backbones import ProbeBackbone, build_backbone
@@ -169,15 +170,19 @@ class BaseProbe(LightningModule, ABC):
         enter_train_mode(self)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Record the data description, so the checkpoint rebuilds without a DataModule."""
+        """Record the data description, so the checkpoint rebuilds without a DataModule; keep
+        every rank's generator states (crops and flips draw from them) for an exact resume."""
         checkpoint[_CHECKPOINT_KEY] = asdict(self.data) if self.data else None
+        checkpoint[rng.CHECKPOINT_KEY] = rng.gather()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Build (``load_from_checkpoint``) before the weights are loaded."""
+        """Build (``load_from_checkpoint``) before the weights are loaded; restore generators."""
         recorded = checkpoint.get(_CHECKPOINT_KEY)
         if self.data is None and recorded:
             fields = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
             self.build(ProbeData(**fields))
+        if rng.CHECKPOINT_KEY in checkpoint and self._trainer is not None:
+            rng.restore(checkpoint[rng.CHECKPOINT_KEY], self.global_rank)
 
     # --- forward helpers -------------------------------------------------------------------------
 

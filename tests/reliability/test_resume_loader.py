@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.probes.conftest import TINY_SWIN_YAML
 from tests.reliability.conftest import ROOT, dtcd, run
 
 DEMO = ROOT / 'experiments' / 'pretrain' / 'demo.yaml'
@@ -87,3 +88,57 @@ def test_demo_config_resumes_exactly_from_epoch_boundary_checkpoints(
         done = run(demo_args(out, synth_root, '--ckpt_path', str(checkpoint)), timeout=600)
         assert f'resuming from {checkpoint} at optimizer step {STEPS_PER_EPOCH}' in done.stderr
         assert max_difference(final_weights(out), straight) <= 1e-6, name
+
+
+PROBE = ROOT / 'experiments' / 'probes' / 'synth_segmentation.yaml'
+LAST = """
+trainer:
+  callbacks:
+    - class_path: dtcd.callbacks.AtomicModelCheckpoint
+      init_args: {dirpath: DIR, save_last: true, save_top_k: 0}
+"""
+
+
+def probe_args(out: Path, synth_root: Path, *extra: str) -> list[str]:
+    """The SynthEO segmentation probe, with one persistent loader worker like the real configs."""
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = out / 'callbacks.yaml'
+    callbacks.write_text(LAST.replace('DIR', str(out / 'last')))
+    return dtcd(
+        'fit',
+        '--config', str(PROBE),
+        '--config', str(callbacks),
+        '--data.init_args.root', str(synth_root / 'segmentation'),
+        '--data.init_args.num_workers', '1',
+        '--data.init_args.persistent_workers', 'true',
+        '--trainer.logger', 'false',
+        '--trainer.default_root_dir', str(out),
+        '--trainer.precision', '32-true',
+        '--trainer.max_epochs', '2',
+        '--trainer.enable_progress_bar', 'false',
+        '--model.init_args.backbone', 'random:swin_t',
+        '--model.init_args.backbone_kwargs', TINY_SWIN_YAML,
+        '--model.init_args.decoder_channels', '16',
+        '--seed_everything', '5',
+        *extra,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_probe_resumes_exactly_with_persistent_workers(tmp_path: Path, synth_root: Path) -> None:
+    """Random crops and flips of the probe draw from the generators the checkpoint restores."""
+    run(probe_args(tmp_path / 'straight', synth_root), timeout=600)
+    stop = '--trainer.callbacks+=tests.reliability.stop_after_first_epoch.StopAfterFirstEpoch'
+    run(probe_args(tmp_path / 'stopped', synth_root, stop), timeout=600)
+    last = tmp_path / 'stopped' / 'last' / 'last.ckpt'
+    steps = torch.load(last, weights_only=False)['global_step']
+    resumed = tmp_path / 'resumed'
+    done = run(probe_args(resumed, synth_root, '--ckpt_path', str(last)), timeout=600)
+    assert f'resuming from {last} at optimizer step {steps}' in done.stderr
+
+    def final(out: Path) -> dict[str, torch.Tensor]:
+        checkpoint = torch.load(out / 'last' / 'last.ckpt', weights_only=False)
+        assert checkpoint['global_step'] == 2 * steps
+        return checkpoint['state_dict']
+
+    assert max_difference(final(resumed), final(tmp_path / 'straight')) <= 1e-6

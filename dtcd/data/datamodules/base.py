@@ -81,6 +81,7 @@ class DTCDDataModule(NonGeoDataModule):
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
+        self._resumed_epoch = 0  # the epoch a resumed run's loader starts at (load_state_dict)
 
     def set_normalization(self, bands: Sequence[str], stats: BandStats) -> None:
         """Standardise ``image`` on the device with ``stats`` in the order of ``bands``."""
@@ -119,12 +120,14 @@ class DTCDDataModule(NonGeoDataModule):
     def _epoch(self) -> int:
         """The epoch the loader is built for: what Lightning will pass to ``set_epoch``.
 
-        That is the fit loop's count of processed epochs (restored from a checkpoint when
-        resuming); ``current_epoch`` catches up with it only after the loader exists.
+        That is the fit loop's count of processed epochs. A resumed run may build its loader
+        before the loop's count is restored (``estimated_stepping_batches`` in
+        ``configure_optimizers``), so the count recorded in the checkpoint, restored with this
+        DataModule's state before that, is the floor.
         """
         if self.trainer is None:
             return 0
-        return self.trainer.fit_loop.epoch_progress.current.processed
+        return max(self.trainer.fit_loop.epoch_progress.current.processed, self._resumed_epoch)
 
     def state_dict(self) -> dict[str, Any]:
         """What fixes the data order and the schedules, checked when a run resumes."""
@@ -133,10 +136,12 @@ class DTCDDataModule(NonGeoDataModule):
             'world_size': self.trainer.world_size if self.trainer else 1,
             'root': str(self.kwargs.get('root', '')),
             'global_step': self.trainer.global_step if self.trainer else 0,
+            'epoch': self._epoch(),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Say where the run resumes; refuse settings that change the data order or schedules."""
+        self._resumed_epoch = int(state_dict.get('epoch', 0))
         now = self.state_dict()
         if self.trainer is not None:
             rank_zero_info(
