@@ -2,7 +2,9 @@
 
 1. generate SynthEO (skipped when present);
 2. pretrain a tiny student with ``experiments/pretrain/demo.yaml`` through ``dtcd fit``;
-3. probe SynthEO scene classification (EuroSAT layout) with frozen features of the pretrained
+3. print how far the student's patch features came toward the teachers' (the mean patch cosine
+   of the first and last distillation pictures, see TensorBoard's ``features/`` images);
+4. probe SynthEO scene classification (EuroSAT layout) with frozen features of the pretrained
    student and of a randomly initialised one of the same architecture (a linear classifier and
    a k-NN vote), and print the test accuracies.
 """
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchgeo.datasets import EuroSAT
 
 from dtcd.bands import EUROSAT13
@@ -44,6 +47,22 @@ def probe(backbone: MultiStemSwin, root: Path) -> dict[str, float]:
         'linear': accuracy(linear, *features['test']),
         'knn': knn_accuracy(*features['train'], *features['test'], k=10),
     }
+
+
+def feature_agreement(run_dir: Path) -> dict[str, tuple[tuple[int, float], tuple[int, float]]]:
+    """First and last logged mean patch cosine of each teacher / student feature pair."""
+    events = EventAccumulator(str(run_dir), size_guidance={'scalars': 0})
+    events.Reload()
+    agreement = {}
+    for tag in sorted(events.Tags()['scalars']):
+        if tag.startswith('features/') and tag.endswith('_cosine'):
+            values = events.Scalars(tag)
+            name = tag.removeprefix('features/').removesuffix('_cosine')
+            agreement[name] = (
+                (values[0].step, values[0].value),
+                (values[-1].step, values[-1].value),
+            )
+    return agreement
 
 
 def run(
@@ -77,6 +96,7 @@ def run(
         (out_dir / 'demo_pretrain').glob('version_*'), key=lambda p: p.stat().st_mtime
     )
     checkpoint = versions[-1] / 'checkpoints' / 'last.ckpt'
+    agreement = feature_agreement(versions[-1])
     pretrained = MultiStemSwin.from_pretrained(checkpoint)
     torch.manual_seed(0)
     random = MultiStemSwin(**pretrained.config())
@@ -89,6 +109,11 @@ def run(
     print(f'|{"-" * 20}|-----------------|---------------|')
     for name, acc in results.items():
         print(f'| {name:<18} | {acc["linear"]:15.3f} | {acc["knn"]:13.3f} |')
+    print('\nTeacher-student agreement on fixed images (mean patch cosine, TensorBoard features/):')
+    for tag, ((first_step, first), (last_step, last)) in agreement.items():
+        print(
+            f'  {tag:<34} step {first_step:>4}: {first:6.3f}  ->  step {last_step:>4}: {last:6.3f}'
+        )
     elapsed = time.perf_counter() - start
     print(f'\nDemo finished in {elapsed:.0f} s. See the run with: tensorboard --logdir {out_dir}')
     return results

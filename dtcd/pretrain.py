@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from lightning.pytorch import Callback, LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torch.optim import AdamW, Optimizer
 
@@ -22,8 +22,9 @@ from dtcd.augment import MultiCrop, MultiCropViews
 from dtcd.bands import band_indices, reindex
 from dtcd.distill.base import StudentOutputs, StudentPass, Teacher
 from dtcd.distill.schedules import cosine, warmup_cosine
+from dtcd.feature_pictures import FeaturePictures
 from dtcd.models import Student
-from dtcd.monitor import effective_rank, embedding_std, pca_image
+from dtcd.monitor import effective_rank, embedding_std
 from dtcd.train_mode import enter_train_mode
 
 
@@ -59,8 +60,10 @@ class DistillationModule(LightningModule):
             ``0`` checks on the first step and on the steps Lightning writes logs (it waits for
             the device there anyway). ``nonfinite: skip`` checks every step (it must decide
             before stepping). Non-finite weights are never checkpointed either way.
-        image_log_every_n_steps: Log PCA maps of student vs teacher patch features this often
-            (0 disables).
+        image_log_every_n_steps: Log pictures of the input with teacher and student patch
+            features in one PCA basis and their per-patch cosine this often, and before the
+            first and after the last step (:class:`~dtcd.feature_pictures.FeaturePictures`;
+            0 disables).
     """
 
     def __init__(
@@ -105,7 +108,6 @@ class DistillationModule(LightningModule):
         if len(maskers) > 1:
             raise ValueError('Only one teacher may mask the global views (they share one pass).')
         self.masker = maskers[0] if maskers else None
-        self._fixed_batch: Tensor | None = None
         self._restored_rng_ranks = 0  # ranks whose generator states the resumed checkpoint held
 
     # ----------------------------------------------------------------------------- forward
@@ -190,7 +192,6 @@ class DistillationModule(LightningModule):
         self.log_dict({f'train/{k}': v for k, v in terms.items()}, batch_size=batch_size)
         if self._should_log_now():
             self._log_monitors(outputs, batch_size)
-        self._maybe_log_images(images)
         return total
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -218,6 +219,11 @@ class DistillationModule(LightningModule):
                 f'Non-finite pixels in the input batch at (sample, band) {bad[:8]}: fill no-data '
                 'pixels in the dataset (e.g. with the band mean) before pretraining.'
             )
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Distillation pictures, when asked for."""
+        every = self.hparams['image_log_every_n_steps']
+        return [FeaturePictures(every)] if every > 0 else []
 
     # --------------------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> Optimizer:
@@ -367,40 +373,6 @@ class DistillationModule(LightningModule):
                 features = features.float()
                 self.log(f'monitor/{name}_std', embedding_std(features), batch_size=batch_size)
                 self.log(f'monitor/{name}_rank', effective_rank(features), batch_size=batch_size)
-
-    @rank_zero_only
-    @torch.no_grad()
-    def _maybe_log_images(self, images: Tensor) -> None:
-        """PCA maps of student vs frozen-teacher patch features for a fixed batch."""
-        every = self.hparams['image_log_every_n_steps']
-        if not every or self.global_step % every or self.logger is None:
-            return
-        experiment = getattr(self.logger, 'experiment', None)
-        if not hasattr(experiment, 'add_image'):
-            return
-        if self._fixed_batch is None:
-            self._fixed_batch = images[:4].detach().clone()
-        for teacher in self.teachers:
-            frozen = getattr(teacher, 'teacher', None)
-            if not hasattr(frozen, 'blocks'):
-                continue
-            crops = self.multicrop.global_size
-            x = torch.nn.functional.interpolate(
-                self._fixed_batch.float(), size=(crops, crops), mode='bilinear'
-            )
-            bands = self.multicrop.bands
-            stem = teacher.stem
-            student_map = self.student.forward_features(
-                reindex(x, bands, self.student.bands[stem]), stem
-            )[teacher.stages[0]]
-            teacher_map = frozen(x, bands).patches[0]
-            rows = [pca_image(student_map), pca_image(teacher_map)]
-            size = max(64, *(r.shape[-1] for r in rows))  # nearest-upsampled to be visible
-            rows = [
-                torch.nn.functional.interpolate(r, size=(size, size), mode='nearest') for r in rows
-            ]
-            grid = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)
-            experiment.add_image(f'pca/{teacher.name}_student_vs_teacher', grid, self.global_step)
 
 
 #: Student settings that do not shape the checkpoint's tensors.

@@ -177,38 +177,41 @@ FEATURES = [
     new_markdown_cell(
         '# PCA maps: student vs frozen optical teacher\n\n'
         "The paper's qualitative figure: the first three principal components of patch features "
-        "as RGB. A DEO student's maps should look like its DINOv3 teacher's. Set "
-        '`DTCD_CHECKPOINT` and `DTCD_TEACHER_WEIGHTS` for a real pair; otherwise a tiny student '
-        'is pretrained here against a tiny random teacher.'
+        "as RGB. Here teacher and student share one basis (the teacher's), so matching colours "
+        'mean matching features, and a cosine map shows where they agree. A tiny student is '
+        'pretrained here against a tiny random teacher, and compared with a random one.'
     ),
     new_code_cell(PARAMETERS + PAIR_PARAMETERS),
     new_code_cell(GENERATE),
     new_code_cell(PAIR),
     new_code_cell(BATCHES),
     new_code_cell("""\
-import matplotlib.pyplot as plt
+from IPython.display import display
 
-from dtcd.monitor import pca_image
+from dtcd.analysis.feature_maps import distillation_pictures, render
 
+# The pictures TensorBoard shows during pretraining (features/ images): the input, the teacher's
+# tokens and the student's patch-head outputs in ONE PCA basis (fitted on the teacher), and
+# their per-patch cosine. The untrained reference is the same architecture with random weights
+# and fresh heads. With DTCD_CHECKPOINT, only the student's weights are loaded (the heads live in
+# the training module), so this cell compares modules made here.
+reference = DistillationModule(
+    random_student,
+    [SelfDistillation(out_dim=64, hidden_dim=128), OpticalDistillation(teacher, hidden_dim=128)],
+    MultiCrop(global_size=64, local_size=32, num_local=2, blur_kernel_size=9),
+)
 images = next(batches(1))[:4]
-ms_bands = data.bands
-with torch.no_grad():
-    rgb = images[:, [ms_bands.index(b) for b in student.bands['rgb']]]
-    maps = {
-        'student, MS stem': student.forward_features(images, 'ms')[2],
-        'student, RGB stem': student.forward_features(rgb, 'rgb')[2],
-        'random student, MS': random_student.forward_features(images, 'ms')[2],
-        'teacher (RGB)': teacher(images, ms_bands).patches[-1],
-    }
-low, high = rgb.amin((2, 3), keepdim=True), rgb.amax((2, 3), keepdim=True)
-rows = {'input RGB': (rgb - low) / (high - low)} | {n: pca_image(m) for n, m in maps.items()}
-fig, axes = plt.subplots(len(rows), len(images), figsize=(2 * len(images), 2 * len(rows)))
-for r, (name, pictures) in enumerate(rows.items()):
-    axes[r, 0].set_ylabel(name, fontsize='small')
-    for c, picture in enumerate(pictures):
-        axes[r, c].imshow(picture.permute(1, 2, 0).clamp(0, 1).numpy())
-        axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
-fig.tight_layout()"""),
+pictures = {}
+candidates = {'random': reference} if CHECKPOINT else {'pretrained': module, 'random': reference}
+for name, candidate in candidates.items():
+    every_pair = distillation_pictures(candidate, images, size=SIZE)
+    pictures[name] = next(p for p in every_pair if p.teacher == 'optical')
+    print(f'{name}: mean patch cosine with the teacher {pictures[name].mean_cosine:.3f}')
+for name, picture in pictures.items():
+    figure = render(picture)
+    figure.suptitle(f'{name}: {figure._suptitle.get_text()}')
+    display(figure)
+assert all(-1 <= p.mean_cosine <= 1 for p in pictures.values())"""),
 ]
 
 CKA = [

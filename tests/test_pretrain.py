@@ -167,7 +167,10 @@ def test_demo_config_fits_with_the_cli(tmp_path: Path, synth_root: Path) -> None
     assert {f'train/{term}' for term in terms} <= scalars
     assert {'schedule/lr', 'schedule/weight_decay', 'schedule/ms_momentum'} <= scalars
     assert {'monitor/ms_embedding_std', 'monitor/ms_embedding_rank'} <= scalars
-    assert events.Tags()['images'] == ['pca/optical_student_vs_teacher']
+    pairs = ['optical_stage3_block2', 'optical_stage4_block3', 'ms_stage4']
+    assert sorted(events.Tags()['images']) == sorted(f'features/{p}' for p in pairs)
+    cosine = events.Scalars('features/optical_stage3_block2_cosine')
+    assert cosine[0].step == 0 and cosine[-1].step == events.Scalars('train/loss')[-1].step + 1
     losses = [e.value for e in events.Scalars('train/loss')]
     assert len(losses) >= 12
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4

@@ -44,6 +44,25 @@ class StudentPass:
 StudentOutputs = dict[tuple[str, ViewGroup], StudentPass]
 
 
+@dataclass
+class FeaturePair:
+    """A teacher's and the student's patch features of the same images in one space.
+
+    What a teacher's loss aligns (the optical teacher's tokens and the student's patch-head
+    outputs; the EMA teacher's and the student's stage maps), so one PCA basis colours both and
+    a per-patch cosine compares them.
+
+    Attributes:
+        name: What is paired, e.g. ``'stage3_block8'``.
+        teacher: ``[B, D, h, w]`` teacher features.
+        student: ``[B, D, h, w]`` student features on the teacher's grid.
+    """
+
+    name: str
+    teacher: Tensor
+    student: Tensor
+
+
 class Teacher(nn.Module, ABC):
     """A teacher with its student-side heads and loss.
 
@@ -86,6 +105,13 @@ class Teacher(nn.Module, ABC):
     def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:
         """Embeddings worth monitoring for collapse, ``[N, D]`` by name; none by default."""
         return {}
+
+    def feature_pairs(
+        self, student: Student, images: Tensor, bands: tuple[str, ...]
+    ) -> list[FeaturePair]:
+        """Teacher and student features of ``images`` (channels ``bands``) that the loss aligns,
+        for pictures; none by default."""
+        return []
 
     def sample_masks(self, views: MultiCropViews) -> Tensor:
         """iBOT masks of the global views; only teachers that ask for ``global_masked``."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dtcd.augment import MultiCropViews
-from dtcd.distill.base import StudentOutputs, Teacher, ViewGroup
+from dtcd.bands import reindex
+from dtcd.distill.base import FeaturePair, StudentOutputs, Teacher, ViewGroup
 from dtcd.losses import CLSDistillLoss, PatchDistillLoss
 from dtcd.models import FrozenTeacher, ProjectionHead, Student, TeacherTokens
 
@@ -88,6 +90,24 @@ class OpticalDistillation(Teacher):
     ) -> TeacherTokens:
         """Teacher class and patch tokens of the global views' RGB."""
         return self.teacher(views.global_views.flatten(0, 1), bands)
+
+    @torch.no_grad()
+    def feature_pairs(
+        self, student: Student, images: Tensor, bands: tuple[str, ...]
+    ) -> list[FeaturePair]:
+        """Teacher tokens of each distilled block and the student's patch-head outputs of its
+        stage, resized to the teacher grid as the patch loss resizes them."""
+        tokens = self.teacher(images, bands).patches
+        stages = student.forward_features(reindex(images, bands, self.student_bands), self.stem)
+        pairs = []
+        for stage, block, head, teacher in zip(
+            self.stages, self.teacher.blocks, self.patch_heads, tokens, strict=True
+        ):
+            mapped = head(stages[stage].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            if mapped.shape[-2:] != teacher.shape[-2:]:
+                mapped = F.interpolate(mapped, size=teacher.shape[-2:], mode='bilinear')
+            pairs.append(FeaturePair(f'stage{stage + 1}_block{block}', teacher, mapped))
+        return pairs
 
     def loss(
         self, student: StudentOutputs, targets: TeacherTokens, progress: float

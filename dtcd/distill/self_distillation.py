@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from dtcd.augment import MultiCropViews
 from dtcd.bands import reindex
-from dtcd.distill.base import StudentOutputs, Teacher, ViewGroup
+from dtcd.distill.base import FeaturePair, StudentOutputs, Teacher, ViewGroup
 from dtcd.distill.schedules import cosine
 from dtcd.losses import MCRLoss
 from dtcd.losses.dino import DINOLoss, IBOTPatchLoss, KoLeoLoss
@@ -166,6 +166,16 @@ class SelfDistillation(Teacher):
             targets['patch'] = self.patch_criterion.teacher_probs(tokens, progress)
             targets['masks'] = views.masks
         return targets
+
+    @torch.no_grad()
+    def feature_pairs(
+        self, student: Student, images: Tensor, bands: tuple[str, ...]
+    ) -> list[FeaturePair]:
+        """The EMA teacher's and the student's last stage maps (same architecture, one space)."""
+        x = reindex(images, bands, self.student_bands)
+        teacher = self.teacher.backbone.forward_features(x, self.stem)[-1]
+        ours = student.forward_features(x, self.stem)[-1]
+        return [FeaturePair(f'stage{len(student.feature_dims)}', teacher, ours)]
 
     def loss(
         self, student: StudentOutputs, targets: dict[str, Tensor], progress: float

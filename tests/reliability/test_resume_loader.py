@@ -7,13 +7,14 @@ the demo config with its own loader settings from an epoch-boundary ``last.ckpt`
 per-epoch ``ModelCheckpoint`` file, and require the straight run's weights within 1e-6.
 """
 
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.probes.conftest import TINY_SWIN_YAML
-from tests.reliability.conftest import ROOT, dtcd, run
+from tests.reliability.conftest import ROOT, dtcd, free_port, run
 
 DEMO = ROOT / 'experiments' / 'pretrain' / 'demo.yaml'
 STEPS_PER_EPOCH = 3
@@ -33,12 +34,21 @@ trainer:
 """
 
 
-def demo_args(out: Path, synth_root: Path, *extra: str) -> list[str]:
-    """The demo config at test size; its loader settings (1 persistent worker) unchanged."""
+def demo_args(out: Path, synth_root: Path, *extra: str, ranks: int = 1) -> list[str]:
+    """The demo config at test size; its loader settings (1 persistent worker) unchanged.
+
+    ``ranks > 1``: launched by torchrun as that many DDP processes on the CPU.
+    """
     callbacks = out / 'callbacks.yaml'
     out.mkdir(parents=True, exist_ok=True)
     callbacks.write_text(CALLBACKS.replace('DIR', str(out / 'epochs')))
-    return dtcd(
+    launch = dtcd() if ranks == 1 else [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(ranks),
+        '--master_port', str(free_port()), '-m', 'dtcd.main',
+    ]  # fmt: skip
+    ddp = [] if ranks == 1 else ['--trainer.devices', str(ranks), '--trainer.strategy', 'ddp']
+    return [
+        *launch,
         'fit',
         '--config', str(DEMO),
         '--config', str(callbacks),
@@ -51,8 +61,9 @@ def demo_args(out: Path, synth_root: Path, *extra: str) -> list[str]:
         '--trainer.enable_progress_bar', 'false',
         '--model.init_args.image_log_every_n_steps', '0',
         '--seed_everything', '3',
+        *ddp,
         *extra,
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
 def final_weights(out: Path) -> dict[str, torch.Tensor]:
@@ -88,6 +99,20 @@ def test_demo_config_resumes_exactly_from_epoch_boundary_checkpoints(
         done = run(demo_args(out, synth_root, '--ckpt_path', str(checkpoint)), timeout=600)
         assert f'resuming from {checkpoint} at optimizer step {STEPS_PER_EPOCH}' in done.stderr
         assert max_difference(final_weights(out), straight) <= 1e-6, name
+
+
+@pytest.mark.slow
+def test_two_process_ddp_resumes_exactly(tmp_path: Path, synth_root: Path) -> None:
+    """Each rank's shard of the shuffle and its generators continue where the epoch file was."""
+    run(demo_args(tmp_path / 'straight', synth_root, ranks=2), timeout=600, threads=1)
+    stop = '--trainer.callbacks+=tests.reliability.stop_after_first_epoch.StopAfterFirstEpoch'
+    run(demo_args(tmp_path / 'stopped', synth_root, stop, ranks=2), timeout=600, threads=1)
+    per_epoch = tmp_path / 'stopped' / 'epochs' / 'epoch0.ckpt'
+    assert len(torch.load(per_epoch, weights_only=False)['dtcd_rng_states']) == 2
+    resumed = tmp_path / 'resumed'
+    run(demo_args(resumed, synth_root, '--ckpt_path', str(per_epoch), ranks=2), 600, threads=1)
+    straight = final_weights(tmp_path / 'straight')
+    assert max_difference(final_weights(resumed), straight) <= 1e-6
 
 
 PROBE = ROOT / 'experiments' / 'probes' / 'synth_segmentation.yaml'

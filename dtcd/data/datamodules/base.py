@@ -10,7 +10,7 @@ import kornia.augmentation as K
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 from torchgeo.datamodules import NonGeoDataModule
 
 from dtcd.bands import BandStats
@@ -106,7 +106,7 @@ class DTCDDataModule(NonGeoDataModule):
         return DataLoader(
             dataset=dataset,
             batch_size=batch_size,
-            sampler=EpochSeededSampler(dataset, run_seed(), self._epoch()) if train else None,
+            sampler=self._train_sampler(dataset, world) if train else None,
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
             drop_last=drop_last,
@@ -116,6 +116,25 @@ class DTCDDataModule(NonGeoDataModule):
             # Workers' base seed from the run's seed, not from the global generator.
             generator=torch.Generator().manual_seed(run_seed()),
         )
+
+    def _train_sampler(self, dataset: Sized, world: int) -> Sampler[int]:
+        """A shuffle by (seed, epoch), already at the epoch the loader is built for.
+
+        Under DDP, DDP's own ``DistributedSampler`` with the same seed, made here rather than by
+        Lightning so that it starts at that epoch too (Lightning sets it only after the loader's
+        first indices are drawn).
+        """
+        if world == 1:
+            return EpochSeededSampler(dataset, run_seed(), self._epoch())
+        sampler = DistributedSampler(
+            dataset,  # type: ignore[arg-type]
+            num_replicas=world,
+            rank=self.trainer.global_rank,
+            shuffle=True,
+            seed=run_seed(),
+        )
+        sampler.set_epoch(self._epoch())
+        return sampler
 
     def _epoch(self) -> int:
         """The epoch the loader is built for: what Lightning will pass to ``set_epoch``.
