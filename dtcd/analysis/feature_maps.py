@@ -66,11 +66,15 @@ class DistillationPicture:
 def shared_pca(teacher: Tensor, student: Tensor, quantile: float = 0.01) -> tuple[Tensor, Tensor]:
     """Both ``[B, D, h, w]`` maps on the teacher's top 3 principal components, as RGB in [0, 1].
 
-    The basis, centre and per-channel range (``quantile`` to ``1 - quantile`` of the teacher's
-    projections) all come from the teacher; the student is projected with them and clipped.
+    Tokens are L2-normalised first: the distillation losses compare directions (cosine), and a
+    student's head outputs may be much shorter than the teacher's tokens while pointing the same
+    way. The basis, centre and per-channel range (``quantile`` to ``1 - quantile`` of the
+    teacher's projections) all come from the teacher; the student is projected with them and
+    clipped.
     """
+    teacher, student = F.normalize(teacher.float(), dim=1), F.normalize(student.float(), dim=1)
     dim = teacher.shape[1]
-    tokens = teacher.float().permute(0, 2, 3, 1).reshape(-1, dim)
+    tokens = teacher.permute(0, 2, 3, 1).reshape(-1, dim)
     mean = tokens.mean(dim=0)
     _, _, vectors = torch.linalg.svd(tokens - mean, full_matrices=False)
     basis = vectors[: min(3, vectors.shape[0])].T

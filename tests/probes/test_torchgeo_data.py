@@ -91,5 +91,9 @@ def test_fast_dev_run_on_torchgeo_test_data(
     assert any(k.startswith('val/') for k in seen['fit_metrics']), seen['fit_metrics']
     tests = {k: v for k, v in seen['test_metrics'].items() if k.startswith('test/')}
     assert tests and all(math.isfinite(v) for v in tests.values()), seen['test_metrics']
+    if config == 'pastis':  # class 19 (void) is the ignore index: it has no score of its own
+        logged = set(seen['fit_metrics']) | set(seen['test_metrics'])
+        assert 'val/iou/sunflower' in logged and 'test/iou/sunflower' in logged, logged
+        assert not any(k.endswith('/void_label') for k in logged), logged
     assert os.listdir(workdir) == []  # a smoke run writes nothing into the working directory
     assert listing(fixture) == before  # the checked-in fixture is untouched

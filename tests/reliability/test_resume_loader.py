@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dtcd.data.datamodules import PairedPretrainDataModule
 from tests.probes.conftest import TINY_SWIN_YAML
 from tests.reliability.conftest import ROOT, dtcd, free_port, run
 
@@ -167,3 +168,17 @@ def test_probe_resumes_exactly_with_persistent_workers(tmp_path: Path, synth_roo
         return checkpoint['state_dict']
 
     assert max_difference(final(resumed), final(tmp_path / 'straight')) <= 1e-6
+
+
+def test_resume_refuses_another_batch_size_and_warns_on_another_root(
+    tmp_path: Path, synth_root: Path
+) -> None:
+    """The checkpoint's data settings fix the batch order and the per-step schedules."""
+    root = str(synth_root / 'pretrain')
+    saved = PairedPretrainDataModule(root=root, batch_size=4).state_dict()
+    assert saved == {'batch_size': 4, 'world_size': 1, 'root': root, 'global_step': 0, 'epoch': 0}
+    with pytest.raises(ValueError, match=r"\{'batch_size': \(4, 8\)\}.*same batch size"):
+        PairedPretrainDataModule(root=root, batch_size=8).load_state_dict(saved)
+    with pytest.warns(UserWarning, match='Resuming on data from'):
+        PairedPretrainDataModule(root=str(tmp_path), batch_size=4).load_state_dict(saved)
+    PairedPretrainDataModule(root=root, batch_size=4).load_state_dict(saved)  # same: fine
