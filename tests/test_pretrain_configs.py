@@ -8,7 +8,10 @@ import yaml
 from dtcd.main import main
 
 ROOT = Path(__file__).parents[1]
-PRETRAIN = sorted((ROOT / 'experiments' / 'pretrain').glob('*.yaml'))
+#: Whole configs; ``*_reference.yaml`` are deltas over the config they name.
+PRETRAIN = sorted(
+    p for p in (ROOT / 'experiments' / 'pretrain').glob('*.yaml') if 'reference' not in p.stem
+)
 
 
 @pytest.mark.parametrize('config', PRETRAIN, ids=lambda p: p.stem)
@@ -73,3 +76,30 @@ def test_paper_configs_save_last_within_each_epoch(name: str) -> None:
     assert len(last) == 1 and 0 < last[0]['every_n_train_steps'] < steps_per_epoch
     kept = [c for c in checkpoints if c.get('save_top_k') == -1]
     assert len(kept) == 1 and kept[0]['every_n_epochs'] == 10
+
+
+def printed_config(*files: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    args = [a for f in files for a in ('--config', str(f))]
+    with pytest.raises(SystemExit):
+        main(['fit', *args, '--print_config'])
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def test_reference_profile_changes_only_the_documented_switches(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """deo_swin_t_reference.yaml over deo_swin_t.yaml: the authors' EMA teacher mode and fp16;
+    everything else as in deo_swin_t.yaml."""
+    folder = ROOT / 'experiments' / 'pretrain'
+    base = printed_config(folder / 'deo_swin_t.yaml', capsys=capsys)
+    reference = printed_config(
+        folder / 'deo_swin_t.yaml', folder / 'deo_swin_t_reference.yaml', capsys=capsys
+    )
+    assert reference['trainer'].pop('precision') == '16-mixed'
+    assert base['trainer'].pop('precision') == 'bf16-mixed'
+    assert reference['trainer'].pop('logger') != base['trainer'].pop('logger')
+    assert reference['trainer'] == base['trainer']
+    ema = reference['model']['init_args']['teachers'][0]['init_args']
+    assert ema.pop('teacher_mode') == 'train'
+    assert base['model']['init_args']['teachers'][0]['init_args'].pop('teacher_mode') == 'eval'
+    assert reference['model'] == base['model'] and reference['data'] == base['data']

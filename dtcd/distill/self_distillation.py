@@ -46,6 +46,8 @@ class SelfDistillation(Teacher):
         mask_probability: Share of global views that are masked (iBOT).
         mask_ratio: Range of the masked share of a masked view's last-stage cells.
         freeze_last_layer_fraction: Share of training with frozen DINO prototypes.
+        teacher_mode: ``'eval'``: the EMA teacher computes targets without stochastic depth
+            (dtcd's default); ``'train'``: with it, as the DEO authors' code does.
         name: Prefix of the logged terms.
         weight: Weight of this teacher's loss.
     """
@@ -70,6 +72,7 @@ class SelfDistillation(Teacher):
         mask_probability: float = 0.5,
         mask_ratio: tuple[float, float] = (0.1, 0.5),
         freeze_last_layer_fraction: float = 0.0,
+        teacher_mode: Literal['eval', 'train'] = 'eval',
         name: str = 'ms',
         weight: float = 1.0,
     ) -> None:
@@ -80,6 +83,7 @@ class SelfDistillation(Teacher):
         self.momentum = momentum
         self.koleo_weight = koleo_weight
         self.freeze_last_layer_fraction = freeze_last_layer_fraction
+        self.teacher_mode = teacher_mode
         dino_options = {
             'student_temp': student_temp,
             'teacher_temp': teacher_temp,
@@ -116,7 +120,7 @@ class SelfDistillation(Teacher):
             self.head = DINOHead(
                 student.num_features, self.out_dim, self.hidden_dim, self.bottleneck_dim
             )
-        self.teacher = EMATeacher(student, self.head, stem=self.stem)
+        self.teacher = EMATeacher(student, self.head, stem=self.stem, mode=self.teacher_mode)
         self.student_bands = student.bands[self.stem]
         if self.ibot_weight > 0:
             self.mask_token = nn.Parameter(torch.zeros(student.embed_dim))

@@ -13,11 +13,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import timm
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from dtcd.bands import RGB, band_indices, resolve_bands
@@ -39,6 +40,40 @@ _HOW_TO_GET_DINOV3 = (
     "at where it is. Meta's original .pth, a timm state dict or a .safetensors file all work. "
     'weights=None builds a randomly initialised teacher, for tests only.'
 )
+
+
+def attention_qv_biases(path: str | Path) -> dict[str, float]:
+    """Largest absolute query / value attention bias per key of a checkpoint, by key.
+
+    Meta's DINOv3 files keep ``blocks.<i>.attn.qkv.bias`` (the key third is masked to zero);
+    timm-format files ``q_bias`` / ``v_bias``. The released ViT-B/L/H weights have all-zero
+    biases, which timm's DINOv3 models (no q/v bias) drop without a loss; non-zero ones must be
+    loaded into a model that holds them.
+    """
+    state = _read_state(path)
+    biases: dict[str, float] = {}
+    for key, value in state.items():
+        if key.endswith('attn.qkv.bias'):
+            query, _, val = value.float().chunk(3, dim=-1)
+            biases[key] = float(torch.cat([query, val]).abs().max())
+        elif key.endswith(('attn.q_bias', 'attn.v_bias')):
+            biases[key] = float(value.float().abs().max())
+    return biases
+
+
+def _read_state(path: str | Path) -> Mapping[str, Tensor]:
+    """A checkpoint's flat state dict (safetensors, or a torch file holding tensors only)."""
+    if str(path).endswith('.safetensors'):
+        return load_file(str(path))
+    state = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    for wrapper in ('model', 'state_dict', 'teacher'):
+        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
+            state = state[wrapper]
+    return {k: v for k, v in state.items() if isinstance(v, Tensor)}
+
+
+def _holds_qv_biases(model: nn.Module) -> bool:
+    return any(name.endswith('attn.q_bias') for name, _ in model.named_parameters())
 
 
 def sha256sum(path: str | Path) -> str:
@@ -113,12 +148,25 @@ class FrozenTeacher(nn.Module):
                     + _HOW_TO_GET_DINOV3
                 )
             self.weights_sha256 = sha256sum(self.weights_path)
+            biases = attention_qv_biases(self.weights_path)
+            largest = max(biases.values(), default=0.0)
+            if largest > 0:  # timm's DINOv3 models drop q/v biases unless built to hold them
+                kwargs.setdefault('qkv_bias', True)
             model = timm.create_model(
                 model_name,
                 pretrained=True,
                 pretrained_cfg_overlay={'file': self.weights_path},
                 **kwargs,
             )
+            if largest > 0 and not _holds_qv_biases(model):
+                key = max(biases, key=biases.__getitem__)
+                raise ValueError(
+                    f'{self.weights_path} has non-zero attention q/v biases (largest |bias| '
+                    f'{largest:.4g} in {key!r}, {len(biases)} keys) that {model_name!r} with '
+                    f'{dict(model_kwargs or {})} cannot hold: they would be dropped silently and '
+                    "the tokens would differ from the checkpoint's model. Remove "
+                    '`qkv_bias: false` from model_kwargs or use a timm model with q/v biases.'
+                )
         model.requires_grad_(False).eval()
         # Kept out of the module tree (see module docstring); _apply moves it with the parent.
         object.__setattr__(self, '_model', model)
@@ -262,19 +310,32 @@ class EMATeacher(nn.Module):
         student: The student to copy (its other stems are left out).
         head: The student's projection head for this stem.
         stem: The stem the teacher sees (``'ms'`` in DEO).
+        mode: ``'eval'`` (dtcd's default): targets without stochastic depth, whatever the
+            trainer's mode. ``'train'``: the teacher follows the training mode, so its targets
+            use the student's stochastic depth, as the DEO authors' code computes them (their
+            EMA teacher is never put in eval mode).
     """
 
-    def __init__(self, student: Student, head: nn.Module, stem: str = 'ms'):
+    def __init__(
+        self,
+        student: Student,
+        head: nn.Module,
+        stem: str = 'ms',
+        mode: Literal['eval', 'train'] = 'eval',
+    ):
         super().__init__()
+        if mode not in ('eval', 'train'):
+            raise ValueError(f"EMA teacher mode must be 'eval' or 'train', got {mode!r}.")
         self.stem = stem
+        self.mode = mode
         self.backbone = student.with_stems([stem])
         self.head = copy.deepcopy(head)
         self.requires_grad_(False)
         self.eval()
 
     def train(self, mode: bool = True) -> EMATeacher:
-        """Stay in eval mode: drop-path in the teacher would make its targets noisy."""
-        return super().train(False)
+        """Stay in eval mode (drop-path would make the targets noisy) unless ``mode='train'``."""
+        return super().train(mode and self.mode == 'train')
 
     @torch.no_grad()
     def update(self, student: Student, head: nn.Module, momentum: float) -> None:

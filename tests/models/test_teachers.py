@@ -195,3 +195,58 @@ def test_ema_holds_ms_stem_only_and_stays_frozen() -> None:
     assert any(k.startswith('ema.backbone.features.') for k in parent.state_dict())
     out = teacher(torch.randn(2, 10, 64, 64))
     assert out.shape == (2, 16) and not out.requires_grad
+
+
+def test_nonzero_meta_qv_biases_are_loaded_not_dropped(tmp_path: Path) -> None:
+    """timm's plain DINOv3 model has no q/v biases and its converter only prints when it drops
+    them; a Meta file with non-zero ones builds the model with biases, so nothing is lost."""
+    state = source_state()  # random, non-zero q/v biases
+    path = tmp_path / 'dinov3_finetuned.pth'
+    torch.save(to_meta_keys(state), path)
+    teacher = FrozenTeacher('vit_small_patch16_dinov3', str(path), BLOCKS, model_kwargs=KWARGS)
+    assert_weights_equal(teacher, state)
+
+
+def test_zero_meta_qv_biases_keep_timms_biasless_model(tmp_path: Path) -> None:
+    state = source_state()
+    for key in state:
+        if key.endswith(('q_bias', 'v_bias')):
+            state[key] = torch.zeros_like(state[key])
+    path = tmp_path / 'dinov3_released.pth'
+    torch.save(to_meta_keys(state), path)
+    teacher = FrozenTeacher('vit_small_patch16_dinov3', str(path), BLOCKS, model_kwargs=KWARGS)
+    assert not any(k.endswith('q_bias') for k in teacher.model.state_dict())
+    with_biases = FrozenTeacher(NAME, str(path), BLOCKS, model_kwargs=KWARGS)
+    x = torch.randn(2, 10, 32, 32)
+    torch.testing.assert_close(teacher(x, DEO10).cls, with_biases(x, DEO10).cls)
+
+
+def test_a_model_that_cannot_hold_nonzero_biases_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / 'dinov3_finetuned.pth'
+    torch.save(to_meta_keys(source_state()), path)
+    kwargs = {**KWARGS, 'qkv_bias': False}
+    with pytest.raises(ValueError, match=r"non-zero attention q/v biases .*'blocks\.\d\.attn"):
+        FrozenTeacher('vit_small_patch16_dinov3', str(path), BLOCKS, model_kwargs=kwargs)
+
+
+@pytest.mark.parametrize('mode', ['eval', 'train'])
+def test_ema_teacher_mode_decides_stochastic_depth_in_training(mode: str) -> None:
+    """'eval' (dtcd): deterministic targets in training; 'train' (the DEO authors): the
+    student's stochastic depth runs in the teacher too."""
+    torch.manual_seed(0)
+    student = MultiStemSwin(
+        None, embed_dim=24, depths=(2, 2, 2, 2), num_heads=(1, 2, 3, 4), drop_path_rate=0.5
+    )
+    head = ProjectionHead(student.num_features, 16, hidden_dim=32)
+    parent = nn.Module()
+    parent.ema = EMATeacher(student, head, mode=mode)  # type: ignore[arg-type]
+    parent.train()
+    x = torch.randn(2, 10, 64, 64)
+    torch.manual_seed(1)
+    first = parent.ema(x)
+    second = parent.ema(x)
+    assert torch.equal(first, second) == (mode == 'eval')
+    parent.eval()
+    assert torch.equal(parent.ema(x), parent.ema(x))
+    with pytest.raises(ValueError, match="'eval' or 'train'"):
+        EMATeacher(student, head, mode='noisy')  # type: ignore[arg-type]
