@@ -33,7 +33,9 @@ class DEOReference(nn.Module):
     a DINO-style wrapper holding it as ``backbone`` next to the four projection heads.
     """
 
-    def __init__(self, variant: str, window_size: int, head_hidden: int = 32):
+    def __init__(
+        self, variant: str, window_size: int, head_hidden: int = 32, distill_dim: int = 12
+    ):
         super().__init__()
         spec = VARIANTS[variant]
         dim = spec['embed_dim']
@@ -60,9 +62,9 @@ class DEOReference(nn.Module):
         final = dim * 8
         for name, in_dim, out_dim in (
             ('head_ms', final, 16),
-            ('cls_head', final, 12),
-            ('patch_head_mid', dim * 4, 12),
-            ('patch_head_late', final, 12),
+            ('cls_head', final, distill_dim),
+            ('patch_head_mid', dim * 4, distill_dim),
+            ('patch_head_late', final, distill_dim),
         ):
             head = nn.Module()
             head.mlp = nn.Sequential(
