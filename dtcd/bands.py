@@ -32,6 +32,7 @@ __all__ = [
     'normalize',
     'reindex',
     'resolve_bands',
+    'select_bands',
 ]
 
 
@@ -158,6 +159,19 @@ def reindex(x: Tensor, source: Sequence[str], target: Sequence[str], dim: int = 
     if indices == list(range(len(source))):
         return x
     return x.index_select(dim, torch.tensor(indices, device=x.device))
+
+
+def select_bands(x: Tensor, source: Sequence[str], target: Sequence[str]) -> Tensor:
+    """:func:`reindex` on dim 1, as a view when the bands are consecutive (RGB first in DEO10).
+
+    Avoids the band copy and the index tensor built per call, a blocking host-to-device copy on
+    CUDA.
+    """
+    indices = band_indices(source, target)
+    start = indices[0]
+    if indices == list(range(start, start + len(indices))):
+        return x[:, start : start + len(indices)]
+    return reindex(x, source, target, dim=1)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,14 @@ class Teacher(nn.Module, ABC):
     def update(self, student: Student, progress: float) -> None:
         """Called once after each optimizer step (EMA, centering); nothing by default."""
 
+    def masking_token(self) -> Tensor | None:
+        """The learnt token that replaces masked cells of ``global_masked`` passes, if any."""
+        return None
+
+    def scalars(self, progress: float) -> dict[str, float]:
+        """Schedule values worth logging at ``progress`` (e.g. EMA momentum); none by default."""
+        return {}
+
     def student_features(self, student: StudentOutputs) -> dict[str, Tensor]:
         """Embeddings worth monitoring for collapse, ``[N, D]`` by name; none by default."""
         return {}

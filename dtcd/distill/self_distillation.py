@@ -216,6 +216,14 @@ class SelfDistillation(Teacher):
         """EMA momentum at ``progress``."""
         return cosine(progress, *self.momentum)
 
+    def scalars(self, progress: float) -> dict[str, float]:
+        """The EMA momentum, logged as ``schedule/<name>_momentum``."""
+        return {'momentum': self.current_momentum(progress)}
+
+    def masking_token(self) -> Tensor | None:
+        """iBOT's learnt mask token (``ibot_weight > 0``), else ``None``."""
+        return self.mask_token if self.ibot_weight > 0 else None
+
     def before_optimizer_step(self, progress: float) -> None:
         """Keep DINO prototypes fixed during the first ``freeze_last_layer_fraction``."""
         if isinstance(self.head, DINOHead) and progress < self.freeze_last_layer_fraction:

@@ -1,24 +1,67 @@
-"""TensorBoard pictures of distillation during pretraining (see :mod:`dtcd.analysis.feature_maps`).
+"""What pretraining watches besides its loss, as Lightning callbacks the module adds itself.
 
-The :class:`~dtcd.pretrain.DistillationModule` adds this callback when
-``image_log_every_n_steps > 0``. It fixes the first images it sees and pictures them before the
-first optimizer step, every ``every_n_steps`` steps and at the end of training, so the first and
-last pictures show how far the student came; each picture's mean patch cosine is logged as a
-scalar (``features/<teacher>_<pair>_cosine``) beside it.
+- :class:`CollapseMonitors`: per-dimension std and effective rank of the student's embeddings,
+  on the steps Lightning writes logs.
+- :class:`FeaturePictures`: TensorBoard pictures of distillation
+  (:mod:`dtcd.analysis.feature_maps`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from dtcd.analysis.feature_maps import distillation_pictures, render
+from dtcd.monitor import effective_rank, embedding_std
+
+
+def log_due(trainer: Trainer, step: int) -> bool:
+    """Whether Lightning writes logs for the batch of optimizer step ``step`` (0-based)."""
+    return bool(
+        trainer.fast_dev_run or trainer.should_stop or (step + 1) % trainer.log_every_n_steps == 0
+    )
+
+
+class CollapseMonitors(Callback):
+    """Log ``monitor/<name>_std`` and ``monitor/<name>_rank`` of each teacher's student features.
+
+    The step hands its student outputs over (``outputs['student']``) only when logs are due, so
+    the SVD of the effective rank runs only then.
+    """
+
+    @torch.no_grad()
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        """Compute and log the monitors of this step's student outputs, when handed over."""
+        student = outputs.get('student') if isinstance(outputs, dict) else None
+        if student is None:
+            return
+        size = batch['image'].shape[0]
+        for teacher in pl_module.teachers:  # type: ignore[attr-defined]
+            with trainer.precision_plugin.forward_context():  # the step's autocast, for heads
+                named = teacher.student_features(student)
+            for name, features in named.items():
+                features = features.float()
+                pl_module.log(f'monitor/{name}_std', embedding_std(features), batch_size=size)
+                pl_module.log(f'monitor/{name}_rank', effective_rank(features), batch_size=size)
 
 
 class FeaturePictures(Callback):
     """Log :func:`~dtcd.analysis.feature_maps.distillation_pictures` of fixed images.
+
+    It fixes the first images it sees and pictures them before the first optimizer step, every
+    ``every_n_steps`` steps and at the end of training, so the first and last pictures show how
+    far the student came; each picture's mean patch cosine is logged as a scalar
+    (``features/<teacher>_<pair>_cosine``) beside it.
 
     Args:
         every_n_steps: Optimizer steps between pictures.
