@@ -21,7 +21,8 @@ from torchgeo.datasets import EuroSAT
 
 from dtcd.bands import EUROSAT13
 from dtcd.data.datamodules.pretrain import normalize_like_pretraining
-from dtcd.data.synthetic import EUROSAT_CLASSES, generate
+from dtcd.data.specs import EUROSAT_CLASSES
+from dtcd.data.synthetic import generate
 from dtcd.main import main as dtcd_main
 from dtcd.models import MultiStemSwin
 from dtcd.probes import accuracy, extract_features, fit_linear_classifier, knn_accuracy

@@ -40,8 +40,7 @@ def _synth(argv: Sequence[str]) -> None:
 
 def _export(argv: Sequence[str]) -> None:
     """``dtcd export``: write a checkpoint's student backbone as a standalone safetensors file."""
-    from dtcd.models import export_vit_teacher
-    from dtcd.models.checkpoints import export_backbone
+    from dtcd.models.checkpoints import export_backbone, export_vit_teacher
 
     parser = argparse.ArgumentParser(
         prog='dtcd export',

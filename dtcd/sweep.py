@@ -27,12 +27,14 @@ A sweep file (``experiments/sweeps/*.yaml``)::
       - {name: eurosat, config: experiments/probes/synth_classification.yaml, root: eurosat,
          task_group: ms, metric: test/acc, overrides: []}
 
-``metric`` defaults to the probe's selection metric on test (accuracy, mIoU, change F1).
+``metric`` defaults to the probe's selection metric on test (accuracy, mIoU, change F1): what its
+class reports (:meth:`dtcd.probes.BaseProbe.reported_metric`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shlex
@@ -49,15 +51,10 @@ from typing import Any
 import yaml
 
 from dtcd.analysis.report import Result, markdown, write_csv
+from dtcd.probes import BaseProbe
 
 __all__ = ['Backbone', 'Cell', 'Dataset', 'Step', 'StepFailed', 'Sweep', 'main', 'run_sweep']
 
-#: Task and default reported metric of each probe class (by its class name in the config).
-PROBE_TASKS = {
-    'ClassificationProbe': ('classification', 'test/acc'),
-    'SegmentationProbe': ('segmentation', 'test/miou'),
-    'ChangeDetectionProbe': ('change', 'test/f1'),
-}
 TASK_GROUPS = ('optical', 'ms')
 #: How the sweep runs ``dtcd``: this Python, so cells and steps use the sweep's environment.
 DTCD = (sys.executable, '-m', 'dtcd.main')
@@ -89,13 +86,25 @@ class Dataset:
             raise ValueError(f'{self.name}: task_group must be one of {TASK_GROUPS}')
 
     def task_and_metric(self) -> tuple[str, str]:
-        """The task (from the config's probe class) and the reported test metric."""
+        """The task and the reported test metric, as the config's probe class declares them."""
         config = yaml.safe_load(Path(self.config).read_text())
-        probe = config['model']['class_path'].rsplit('.', 1)[-1]
-        if probe not in PROBE_TASKS:
-            raise ValueError(f'{self.config}: {probe} is not a dtcd probe {sorted(PROBE_TASKS)}')
-        task, metric = PROBE_TASKS[probe]
-        return task, self.metric or metric
+        class_path = config['model']['class_path']
+        probe = probe_class(class_path)
+        if probe is None:
+            raise ValueError(
+                f'{self.config}: {class_path} is not a dtcd probe (a dtcd.probes.BaseProbe).'
+            )
+        return probe.report_task, self.metric or probe.reported_metric()
+
+
+def probe_class(class_path: str) -> type[BaseProbe] | None:
+    """The probe class a config names (a bare name is looked up in :mod:`dtcd.probes`)."""
+    module, _, name = class_path.rpartition('.')
+    try:
+        found = getattr(importlib.import_module(module or 'dtcd.probes'), name)
+    except (ImportError, AttributeError):
+        return None
+    return found if isinstance(found, type) and issubclass(found, BaseProbe) else None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dtcd.analysis.plots import plot_datasets, plot_teaser
 from dtcd.analysis.report import Result, average_ranks, markdown, read_csv, write_csv
 from dtcd.main import main
 from dtcd.models import MultiStemSwin, load_backbone
-from dtcd.sweep import Sweep
+from dtcd.sweep import Dataset, Sweep
 
 ROOT = Path(__file__).parents[1]
 SWEEPS = ROOT / 'experiments' / 'sweeps'
@@ -299,3 +299,18 @@ def test_smoke_sweep_runs_and_resumes_only_missing_cells(
     )
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
     assert redo.exists() and len(read_csv(out / 'results.csv')) == 4
+
+
+def test_dataset_asks_the_config_probe_class_for_task_and_metric(tmp_path: Path) -> None:
+    config = tmp_path / 'probe.yaml'
+
+    def task_and_metric(class_path: str, metric: str | None = None) -> tuple[str, str]:
+        config.write_text(yaml.safe_dump({'model': {'class_path': class_path}}))
+        return Dataset('d', str(config), 'ms', metric=metric).task_and_metric()
+
+    assert task_and_metric('dtcd.probes.ChangeDetectionProbe') == ('change', 'test/f1')
+    assert task_and_metric('SegmentationProbe') == ('segmentation', 'test/miou')  # bare name
+    assert task_and_metric('ClassificationProbe', 'test/f1') == ('classification', 'test/f1')
+    for not_a_probe in ('dtcd.models.MultiStemSwin', 'dtcd.probes.NoProbe', 'nowhere.Probe'):
+        with pytest.raises(ValueError, match='is not a dtcd probe'):
+            task_and_metric(not_a_probe)

@@ -1,9 +1,8 @@
 """Data: SynthEO generation and the dataset classes TorchGeo lacks."""
 
 from dtcd.data.datasets import DEOHDF5, PairedMSRGB, SynthEOSegmentation
+from dtcd.data.specs import EUROSAT_CLASSES, LAND_COVER_CLASSES
 from dtcd.data.synthetic import (
-    EUROSAT_CLASSES,
-    LAND_COVER_CLASSES,
     MATERIALS,
     PRESETS,
     RGB_TWINS,

@@ -32,7 +32,7 @@ from dtcd.bands import (
     reindex,
     resolve_bands,
 )
-from dtcd.data.synthetic import HR_RGB_FULL_SCALE_DN, LAND_COVER_CLASSES
+from dtcd.data.specs import HR_RGB_FULL_SCALE_DN, LAND_COVER_CLASSES
 
 __all__ = ['DEOHDF5', 'PairedMSRGB', 'SynthEOSegmentation']
 
@@ -129,7 +129,7 @@ class PairedMSRGB(NonGeoDataset):
 
     With ``rgb_mode='hr'`` the B04, B03, B02 channels are replaced, as DEO does, by the HR RGB
     averaged down to the MS grid and scaled to digital numbers (255 ↔
-    :data:`~dtcd.data.synthetic.HR_RGB_FULL_SCALE_DN`); tiles without an HR image keep their own.
+    :data:`~dtcd.data.specs.HR_RGB_FULL_SCALE_DN`); tiles without an HR image keep their own.
     """
 
     all_band_names = S2_L1C_13

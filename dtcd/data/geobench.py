@@ -59,6 +59,7 @@ from torch.utils.data import Dataset
 from torchgeo.datasets import BigEarthNet
 
 from dtcd.bands import BandStats, MissingBandError
+from dtcd.data.specs import EUROSAT_CLASSES
 
 __all__ = [
     'GEOBENCH_TASKS',
@@ -207,23 +208,7 @@ class GeoBenchTask:
 #: ``DISPLAY_NAMES`` and downloads). Class orders follow the source datasets (TorchGeo's lists where
 #: TorchGeo has the dataset); names are labels for plots only, the integers come from the files.
 GEOBENCH_TASKS: dict[str, GeoBenchTask] = {
-    'm-eurosat': GeoBenchTask(
-        'multiclass',
-        (
-            'AnnualCrop',
-            'Forest',
-            'HerbaceousVegetation',
-            'Highway',
-            'Industrial',
-            'Pasture',
-            'PermanentCrop',
-            'Residential',
-            'River',
-            'SeaLake',
-        ),
-        64,
-        'classification',
-    ),
+    'm-eurosat': GeoBenchTask('multiclass', EUROSAT_CLASSES, 64, 'classification'),
     'm-so2sat': GeoBenchTask(
         'multiclass',
         (

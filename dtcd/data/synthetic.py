@@ -60,14 +60,18 @@ import rasterio
 from PIL import Image
 
 from dtcd.bands import EUROSAT13, RGB, S2_BANDS, S2_L1C_13, band_indices
+from dtcd.data.specs import (
+    EUROSAT_BASE_DIR,
+    EUROSAT_CLASSES,
+    HR_RGB_FULL_SCALE_DN,
+    LAND_COVER_CLASSES,
+    OSCD_IMAGES,
+    oscd_labels,
+)
 
 __all__ = [
-    'EUROSAT_CLASSES',
     'HR_FACTOR',
-    'HR_RGB_FULL_SCALE_DN',
-    'LAND_COVER_CLASSES',
     'MATERIALS',
-    'OSCD_IMAGES',
     'PRESETS',
     'RGB_TWINS',
     'DatasetSummary',
@@ -79,37 +83,9 @@ __all__ = [
 
 #: HR pixels per Sentinel-2 pixel along each axis (2.5 m vs. 10 m).
 HR_FACTOR = 4
-#: Digital number that the HR RGB's 255 stands for (TorchGeo's EuroSAT plots stretch to 3000).
-HR_RGB_FULL_SCALE_DN = 3000.0
 #: Coordinate reference system written into every GeoTIFF.
 CRS = 'EPSG:32632'
 PIXEL_M = 10.0
-OSCD_IMAGES = 'Onera Satellite Change Detection dataset - Images'
-EUROSAT_BASE_DIR = Path('ds', 'images', 'remote_sensing', 'otherDatasets', 'sentinel_2', 'tif')
-
-#: EuroSAT's class folder names, in TorchGeo's (sorted) label order.
-EUROSAT_CLASSES: tuple[str, ...] = (
-    'AnnualCrop',
-    'Forest',
-    'HerbaceousVegetation',
-    'Highway',
-    'Industrial',
-    'Pasture',
-    'PermanentCrop',
-    'Residential',
-    'River',
-    'SeaLake',
-)
-#: Classes of the segmentation masks, by id.
-LAND_COVER_CLASSES: tuple[str, ...] = (
-    'water',
-    'forest',
-    'grassland',
-    'cropland',
-    'bare soil',
-    'built-up',
-    'road',
-)
 
 # Bands whose reflectance a material states; B09 (water vapour) sees B8A's surface and B10
 # (cirrus) B11's, both through an absorbing atmosphere (see _ATM_GAIN).
@@ -865,7 +841,7 @@ def _oscd(out: Path, seed: int, regions: dict[str, int], size: int) -> DatasetSu
                 f'date_1: {year}{rng.integers(1, 6):02d}15\n'
                 f'date_2: {year + 1}{rng.integers(6, 13):02d}15\n'
             )
-            labels = out / f'Onera Satellite Change Detection dataset - {split.capitalize()} Labels'
+            labels = out / oscd_labels(split)
             _write_png(labels / region / 'cm' / 'cm.png', mask.astype(np.uint8) * 255)
             names.append(region)
             index += 1

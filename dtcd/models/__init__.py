@@ -1,6 +1,11 @@
 """Networks: the multi-stem Swin student, projection heads, teachers and weight files."""
 
-from dtcd.models.checkpoints import export_backbone, load_backbone, load_deo_weights
+from dtcd.models.checkpoints import (
+    export_backbone,
+    export_vit_teacher,
+    load_backbone,
+    load_deo_weights,
+)
 from dtcd.models.heads import DINOHead, ProjectionHead
 from dtcd.models.student import VARIANTS, MultiStemSwin, PatchStem, Student
 from dtcd.models.teachers import (
@@ -9,7 +14,7 @@ from dtcd.models.teachers import (
     FrozenTeacher,
     TeacherTokens,
 )
-from dtcd.models.vit_student import ViTStudent, export_vit_teacher
+from dtcd.models.vit_student import ViTStudent
 
 __all__ = [
     'TEACHER_NORMALIZATION',

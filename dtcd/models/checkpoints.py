@@ -26,7 +26,13 @@ from dtcd.bands import DEO10, RGB
 from dtcd.models.heads import ProjectionHead
 from dtcd.models.student import STAGE_INDICES, VARIANTS, MultiStemSwin
 
-__all__ = ['DEO_HEADS', 'export_backbone', 'load_backbone', 'load_deo_weights']
+__all__ = [
+    'DEO_HEADS',
+    'export_backbone',
+    'export_vit_teacher',
+    'load_backbone',
+    'load_deo_weights',
+]
 
 #: Band order of the authors' stems ``conv_ms`` and ``conv_rgb`` (PAPER.md §2.6).
 DEO_STEM_BANDS: dict[str, tuple[str, ...]] = {'ms': DEO10, 'rgb': RGB}
@@ -116,6 +122,29 @@ def export_backbone(checkpoint: str | Path, out: str | Path, prefix: str = 'stud
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out, metadata=metadata)
+    return out
+
+
+def export_vit_teacher(
+    checkpoint: str | Path, out: str | Path, prefix: str = 'student.model.'
+) -> Path:
+    """Write the timm ViT of a dtcd checkpoint as a ``.safetensors`` :class:`FrozenTeacher` loads.
+
+    Args:
+        checkpoint: A Lightning checkpoint of a ``DistillationModule`` with a
+            :class:`~dtcd.models.ViTStudent`.
+        out: The ``.safetensors`` file to write.
+        prefix: Key prefix of the timm model in the checkpoint's ``state_dict``: the student's
+            by default; ``'teachers.0.teacher.backbone.model.'`` takes the EMA teacher's (the one
+            DINO evaluates) when the first teacher is the ``SelfDistillation``.
+    """
+    state = _torch_load(checkpoint)['state_dict']
+    weights = {k[len(prefix) :]: v.contiguous() for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise KeyError(f'No {prefix}* weights in {checkpoint}: is its student a ViTStudent?')
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(out))
     return out
 
 
@@ -340,3 +369,8 @@ def _load_export(path: Path) -> MultiStemSwin:
         state = {key: f.get_tensor(key) for key in f.keys()}
     config = {k: json.loads(v) for k, v in metadata.items() if k not in ('format', 'dtcd_version')}
     return _from_dtcd_state(state, config)
+
+
+# MultiStemSwin.from_pretrained reads files through this module, which imports the student
+# module; installing the loader here keeps the imports one-way (checkpoints -> student).
+MultiStemSwin.file_loader = load_backbone

@@ -13,9 +13,9 @@ first stage, ``features.1`` the first patch merging, …, ``features.6`` the las
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -142,6 +142,10 @@ class MultiStemSwin(Student):
         grad_checkpointing: Recompute each stage's activations in the backward pass instead of
             storing them (less memory, about a third more compute; e.g. Swin-B at batch 64).
     """
+
+    #: Reads a weight file into a MultiStemSwin (:meth:`from_pretrained`); set by
+    #: :mod:`dtcd.models.checkpoints`.
+    file_loader: ClassVar[Callable[..., MultiStemSwin] | None] = None
 
     def __init__(
         self,
@@ -299,17 +303,40 @@ class MultiStemSwin(Student):
         target.weight.copy_(torch.stack(kernels, dim=1))
         target.bias.copy_(rgb_bias)
 
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """Parameter groups in timm's convention, for ``timm.optim.param_groups_layer_decay``.
+
+        The stems are the first layer and each block one more; a patch merging joins the first
+        block of the stage it feeds, and the final norm is the top layer (``coarse``: one group
+        per stage, its patch merging included).
+        """
+        # A patch merging takes the ordinal of the stage it feeds (of its first block).
+        merging = [
+            (rf'^features\.{p - 1}\.', (p,) if coarse else (p, 0)) for p in STAGE_INDICES[1:]
+        ]
+        stage = r'^features\.(\d+)\.' if coarse else r'^features\.(\d+)\.(\d+)\.'
+        return {'stem': r'^stems\.', 'blocks': [*merging, (stage, None)], 'norm': r'^norm\.'}
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters timm's optimizer factory keeps out of weight decay: the relative-position
+        tables (as for timm's Swin); 1-D parameters are excluded by the factory itself."""
+        return {n for n, _ in self.named_parameters() if n.endswith('relative_position_bias_table')}
+
     @classmethod
     def from_pretrained(cls, path: str | Path, prefix: str = 'student.') -> MultiStemSwin:
         """Load a dtcd Lightning checkpoint, an exported ``.safetensors`` or the DEO weights.
+
+        The reading is :func:`dtcd.models.checkpoints.load_backbone`, which that module installs
+        as :attr:`file_loader` when it is imported (``import dtcd.models`` does), so that it
+        imports this module and never the reverse.
 
         Args:
             path: The file.
             prefix: Key prefix of the student inside a Lightning checkpoint's ``state_dict``.
         """
-        from dtcd.models.checkpoints import load_backbone
-
-        return load_backbone(path, prefix=prefix)
+        if MultiStemSwin.file_loader is None:
+            raise RuntimeError('import dtcd.models.checkpoints to load MultiStemSwin weights.')
+        return MultiStemSwin.file_loader(path, prefix=prefix)
 
 
 def _resolve_arch(

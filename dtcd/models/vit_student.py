@@ -2,25 +2,23 @@
 
 DINOv3 weights cannot be downloaded here, so the ablation pretrains its own small optical
 teacher on SynthEO's high-resolution RGB with dtcd's DINO objective (``SelfDistillation``),
-then :func:`export_vit_teacher` writes the timm state dict that :class:`FrozenTeacher` loads.
+then :func:`dtcd.models.checkpoints.export_vit_teacher` writes the timm state dict that
+:class:`FrozenTeacher` loads.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import timm
-import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from dtcd.bands import resolve_bands
 from dtcd.models.student import Student
 
-__all__ = ['ViTFeatures', 'ViTStudent', 'export_vit_teacher']
+__all__ = ['ViTFeatures', 'ViTStudent']
 
 #: Maps :meth:`ViTStudent.forward_features` returns, one per evenly spaced block.
 NUM_MAPS = 4
@@ -148,24 +146,22 @@ class ViTStudent(Student):
         """Class-token embedding ``[B, embed_dim]``."""
         return self.embedding(self.forward_features(x, stem))
 
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """The timm model's parameter groups (timm's convention), under this module's ``model.``."""
+        return {
+            group: _under_model(spec) for group, spec in self.model.group_matcher(coarse).items()
+        }
 
-def export_vit_teacher(
-    checkpoint: str | Path, out: str | Path, prefix: str = 'student.model.'
-) -> Path:
-    """Write the timm ViT of a dtcd checkpoint as a ``.safetensors`` :class:`FrozenTeacher` loads.
+    def no_weight_decay(self) -> set[str]:
+        """The timm model's parameters kept out of weight decay (position embedding, tokens)."""
+        return {f'model.{name}' for name in self.model.no_weight_decay()}
 
-    Args:
-        checkpoint: A Lightning checkpoint of a ``DistillationModule`` with a :class:`ViTStudent`.
-        out: The ``.safetensors`` file to write.
-        prefix: Key prefix of the timm model in the checkpoint's ``state_dict``: the student's
-            by default; ``'teachers.0.teacher.backbone.model.'`` takes the EMA teacher's (the one
-            DINO evaluates) when the first teacher is the ``SelfDistillation``.
-    """
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
-    weights = {k[len(prefix) :]: v.contiguous() for k, v in state.items() if k.startswith(prefix)}
-    if not weights:
-        raise KeyError(f'No {prefix}* weights in {checkpoint}: is its student a ViTStudent?')
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(weights, str(out))
-    return out
+
+def _under_model(spec: Any) -> Any:
+    """A timm group-matcher entry (a regex or ``(regex, suffix)`` pairs) for names under
+    ``model.``; the patterns' own groups are kept, so the layer ordinals are the same."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return rf'^model\.(?:{spec.removeprefix("^")})'
+    return [(_under_model(pattern), suffix) for pattern, suffix in spec]

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from dtcd.bands import RGB, MissingBandError
 from dtcd.models import MultiStemSwin, load_backbone
-from dtcd.models.student import STAGE_INDICES
 
 __all__ = ['SPEC_FORMS', 'ProbeBackbone', 'SwinBackbone', 'TimmBackbone', 'build_backbone']
 
@@ -45,12 +44,14 @@ class ProbeBackbone(nn.Module):
     """What a probe needs from an encoder.
 
     Attributes:
+        model: The wrapped network.
         bands: Input band names, in channel order.
         feature_dims: Channels of the four maps :meth:`features` returns.
         num_features: Width of :meth:`pooled`.
         pyramid: Whether the maps already are at strides 4, 8, 16, 32 (else: one stride).
     """
 
+    model: nn.Module
     bands: tuple[str, ...]
     feature_dims: list[int]
     num_features: int
@@ -65,8 +66,16 @@ class ProbeBackbone(nn.Module):
         raise NotImplementedError
 
     def lr_scales(self, decay: float) -> dict[str, float]:
-        """Layer-wise learning-rate factor of each parameter name: ``decay ** depth-from-top``."""
-        raise NotImplementedError
+        """Layer-wise learning-rate factor of each parameter name: ``decay ** depth-from-top``.
+
+        The layers are the model's own ``group_matcher`` (timm's convention), through timm's
+        ``param_groups_layer_decay``: for a :class:`~dtcd.models.MultiStemSwin`, the stems are
+        layer 0, block k is layer k + 1, a patch merging joins the next block and the final norm
+        is the top; a timm model groups its parameters itself.
+        """
+        groups = param_groups_layer_decay(self.model, 0.0, layer_decay=decay)
+        scale_of = {id(p): g['lr_scale'] for g in groups for p in g['params']}
+        return {name: scale_of.get(id(p), 1.0) for name, p in self.named_parameters()}
 
 
 class SwinBackbone(ProbeBackbone):
@@ -94,29 +103,6 @@ class SwinBackbone(ProbeBackbone):
         """GAP of stage 4: before the final LayerNorm (``'raw'``, DEO's probe) or after it."""
         last = self.features(x)[-1]
         return last.mean(dim=(2, 3)) if pool == 'raw' else self.model.pool(last)
-
-    def lr_scales(self, decay: float) -> dict[str, float]:
-        """Stems are layer 0, block k is layer k + 1, patch merging joins the next block."""
-        layer_of_position, layer = {}, 1
-        for position, depth in zip(STAGE_INDICES, self.model.depths, strict=True):
-            layer_of_position[position] = layer
-            layer_of_position[position - 1] = layer  # the patch merging before this stage
-            layer += depth
-        top = layer  # the final norm
-        scales = {}
-        for name, _ in self.named_parameters():
-            parts = name.split('.')
-            if parts[1] == 'stems':
-                depth_id = 0
-            elif parts[1] == 'features':
-                position = int(parts[2])
-                depth_id = layer_of_position[position]
-                if position in STAGE_INDICES:
-                    depth_id += int(parts[3])
-            else:
-                depth_id = top
-            scales[name] = decay ** (top - depth_id)
-        return scales
 
 
 class TimmBackbone(ProbeBackbone):
@@ -155,12 +141,6 @@ class TimmBackbone(ProbeBackbone):
     def pooled(self, x: Tensor, pool: Pool) -> Tensor:
         """The model's own pre-logits pooling (``pool`` applies to Swin students only)."""
         return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
-
-    def lr_scales(self, decay: float) -> dict[str, float]:
-        """timm's own layer grouping (``param_groups_layer_decay``)."""
-        groups = param_groups_layer_decay(self.model, 0.0, layer_decay=decay)
-        scale_of = {id(p): g['lr_scale'] for g in groups for p in g['params']}
-        return {name: scale_of.get(id(p), 1.0) for name, p in self.named_parameters()}
 
 
 def _evenly(depth: int) -> list[int]:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import torch
 from lightning.pytorch import Callback, LightningModule
 from lightning.pytorch.callbacks import ModelCheckpoint
+from timm.optim import param_groups_weight_decay
 from torch import Tensor
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
@@ -99,6 +100,8 @@ class BaseProbe(LightningModule, ABC):
 
     #: DataModule tasks this probe reads.
     tasks: ClassVar[tuple[str, ...]] = ()
+    #: The task its results are reported under (``dtcd sweep``, :mod:`dtcd.analysis.report`).
+    report_task: ClassVar[str] = ''
 
     def __init__(
         self,
@@ -119,9 +122,17 @@ class BaseProbe(LightningModule, ABC):
 
     # --- what subclasses provide -------------------------------------------------------------
 
+    @classmethod
     @abstractmethod
-    def monitor_of(self, task: str) -> tuple[str, str]:
+    def monitor_of(cls, task: str) -> tuple[str, str]:
         """The validation metric that selects the checkpoint for ``task``, and its mode."""
+
+    @classmethod
+    def reported_metric(cls, task: str | None = None) -> str:
+        """The test metric reported for ``task`` data (default: the first of :attr:`tasks`): the
+        one that selects the checkpoint, on the test split."""
+        monitor, _ = cls.monitor_of(task or cls.tasks[0])
+        return 'test/' + monitor.removeprefix('val/')
 
     @abstractmethod
     def configure_models(self) -> None:
@@ -210,16 +221,23 @@ class BaseProbe(LightningModule, ABC):
     # --- optimisation --------------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """AdamW, per-step warm-up + cosine; layer-decayed lr for a fine-tuned encoder."""
+        """AdamW, per-step warm-up + cosine; layer-decayed lr for a fine-tuned encoder.
+
+        timm decides which parameters decay (not biases and other 1-D ones) and the encoder's
+        layer scales (:meth:`ProbeBackbone.lr_scales`); parameters sharing both form one group.
+        """
         hp = self.hparams
         backbone_scales = {} if self.frozen else self.backbone.lr_scales(hp['layer_decay'])
+        decays = {  # unit weight decay: 1.0 marks the parameters that decay
+            id(param): bool(group['weight_decay'])
+            for group in param_groups_weight_decay(self, weight_decay=1.0)
+            for param in group['params']
+        }
         groups: dict[tuple[float, bool], list[torch.nn.Parameter]] = {}
         for name, param in self.named_parameters():
-            if not param.requires_grad:
-                continue
-            scale = backbone_scales.get(name.removeprefix('backbone.'), 1.0)
-            decay = param.ndim > 1 and not name.endswith('.bias')
-            groups.setdefault((scale, decay), []).append(param)
+            if id(param) in decays:  # trainable
+                scale = backbone_scales.get(name.removeprefix('backbone.'), 1.0)
+                groups.setdefault((scale, decays[id(param)]), []).append(param)
         param_groups = [
             {'params': params, 'lr': hp['lr'] * scale, 'weight_decay': hp['weight_decay'] * decay}
             for (scale, decay), params in groups.items()

@@ -33,64 +33,40 @@ class ChangeDetectionProbe(SegmentationProbe):
     Reports F1, precision, recall and IoU of the change class (threshold 0.5 on the sigmoid).
 
     Args:
-        backbone: Backbone spec (see :data:`dtcd.probes.backbones.SPEC_FORMS`).
-        backbone_kwargs: Architecture overrides for ``random:``, model arguments for ``timm:``.
-        backbone_weights: Local weights file of a ``timm:`` backbone.
-        vit_blocks: ViT blocks feeding the decoder.
+        *args: :class:`BaseProbe`'s, from ``backbone`` on.
         freeze_backbone: Fine-tuned by default, as in the paper's figure.
         fusion: ``'diff'`` (``|a - b|``) or ``'concat'`` per stage.
-        decoder: ``'upernet'`` or ``'fcn'``.
         decoder_channels: Width of the decoder.
-        pool_scales: UPerNet's pyramid-pooling grids.
-        decoder_norm: ``'batch'``, or ``'group'`` for batches of one.
         pos_weight: BCE weight of change pixels (change is rare; ``None``: 1).
-        lr: Peak learning rate.
-        weight_decay: AdamW weight decay.
-        layer_decay: Layer-wise lr decay of the fine-tuned encoder.
-        warmup_fraction: Share of the steps in linear warm-up.
-        min_lr: Final learning rate.
+        loss: Always pixel-wise BCE on the change mask (kept from :class:`SegmentationProbe`,
+            whose hyper-parameters a checkpoint records).
+        **kwargs: :class:`SegmentationProbe`'s other arguments (``decoder``, ``pool_scales``,
+            ``decoder_norm``) and :class:`BaseProbe`'s.
     """
 
     tasks = ('change',)
+    report_task = 'change'
 
     def __init__(
         self,
-        backbone: str,
-        backbone_kwargs: dict[str, Any] | None = None,
-        backbone_weights: str | None = None,
-        vit_blocks: list[int] | None = None,
+        *args: Any,
         freeze_backbone: bool = False,
         fusion: Literal['diff', 'concat'] = 'diff',
-        decoder: Literal['upernet', 'fcn'] = 'upernet',
         decoder_channels: int = 256,
-        pool_scales: list[int] | None = None,
-        decoder_norm: Literal['batch', 'group'] = 'batch',
         pos_weight: float | None = None,
-        lr: float = 1e-4,
-        weight_decay: float = 0.01,
-        layer_decay: float = 1.0,
-        warmup_fraction: float = 0.1,
-        min_lr: float = 1e-6,
+        loss: Literal['bce'] = 'bce',
+        **kwargs: Any,
     ) -> None:
         super().__init__(
-            backbone,
-            backbone_kwargs,
-            backbone_weights,
-            vit_blocks,
-            freeze_backbone,
-            decoder,
-            decoder_channels,
-            pool_scales,
-            decoder_norm,
-            'bce',
-            lr,
-            weight_decay,
-            layer_decay,
-            warmup_fraction,
-            min_lr,
+            *args,
+            freeze_backbone=freeze_backbone,
+            decoder_channels=decoder_channels,
+            loss=loss,
+            **kwargs,
         )
 
-    def monitor_of(self, task: str) -> tuple[str, str]:
+    @classmethod
+    def monitor_of(cls, task: str) -> tuple[str, str]:
         """Validation F1 of the change class."""
         return 'val/f1', 'max'
 

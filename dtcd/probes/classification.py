@@ -37,58 +37,37 @@ class ClassificationProbe(BaseProbe):
     so an input seen before costs only the linear layer; predictions are unchanged.
 
     Args:
-        backbone: Backbone spec (see :data:`dtcd.probes.backbones.SPEC_FORMS`).
-        backbone_kwargs: Architecture overrides for ``random:``, model arguments for ``timm:``.
-        backbone_weights: Local weights file of a ``timm:`` backbone.
-        vit_blocks: Unused by this probe's pooling (kept for one signature across probes).
-        freeze_backbone: Linear probing (the paper's protocol) when true.
+        *args: :class:`BaseProbe`'s, from ``backbone`` on (``vit_blocks`` is unused by this
+            probe's pooling).
         pool: ``'raw'``: GAP of the stage-4 output before the final LayerNorm, as DEO's probe
             does; ``'norm'``: after it (the pretraining embedding).
         knn_k: Neighbours of the k-NN readout (0: off).
         knn_temperature: Vote temperature of the k-NN readout.
         cache_features: Cache pooled features of a frozen encoder.
         lr: Peak learning rate (1e-3 in the paper; 1e-2 for EuroSAT).
-        weight_decay: AdamW weight decay.
-        layer_decay: Layer-wise lr decay when fine-tuning.
-        warmup_fraction: Share of the steps in linear warm-up.
-        min_lr: Final learning rate.
+        **kwargs: :class:`BaseProbe`'s other arguments (``freeze_backbone``: linear probing,
+            the paper's protocol, when true).
     """
 
     tasks = ('multiclass', 'multilabel')
+    report_task = 'classification'
 
     def __init__(
         self,
-        backbone: str,
-        backbone_kwargs: dict[str, Any] | None = None,
-        backbone_weights: str | None = None,
-        vit_blocks: list[int] | None = None,
-        freeze_backbone: bool = True,
+        *args: Any,
         pool: Literal['raw', 'norm'] = 'raw',
         knn_k: int = 20,
         knn_temperature: float = 0.07,
         cache_features: bool = True,
         lr: float = 1e-3,
-        weight_decay: float = 0.01,
-        layer_decay: float = 1.0,
-        warmup_fraction: float = 0.1,
-        min_lr: float = 1e-6,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            backbone,
-            backbone_kwargs,
-            backbone_weights,
-            vit_blocks,
-            freeze_backbone,
-            lr,
-            weight_decay,
-            layer_decay,
-            warmup_fraction,
-            min_lr,
-        )
+        super().__init__(*args, lr=lr, **kwargs)
         self.cache: FeatureCache | None = None
         self._queries: list[tuple[Tensor, Tensor]] = []
 
-    def monitor_of(self, task: str) -> tuple[str, str]:
+    @classmethod
+    def monitor_of(cls, task: str) -> tuple[str, str]:
         """Top-1 accuracy, or F1 for multi-label data."""
         return ('val/f1' if task == 'multilabel' else 'val/acc'), 'max'
 

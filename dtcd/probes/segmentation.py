@@ -24,57 +24,33 @@ class SegmentationProbe(BaseProbe):
     per-class IoU and pixel accuracy.
 
     Args:
-        backbone: Backbone spec (see :data:`dtcd.probes.backbones.SPEC_FORMS`).
-        backbone_kwargs: Architecture overrides for ``random:``, model arguments for ``timm:``.
-        backbone_weights: Local weights file of a ``timm:`` backbone.
-        vit_blocks: ViT blocks feeding the decoder.
-        freeze_backbone: Frozen encoder (the paper's protocol) when true.
+        *args: :class:`BaseProbe`'s, from ``backbone`` on (``vit_blocks`` feed the decoder).
         decoder: ``'upernet'`` (the paper's) or ``'fcn'`` (lighter).
         decoder_channels: Width of the decoder (512 in the paper).
         pool_scales: UPerNet's pyramid-pooling grids.
         decoder_norm: ``'batch'`` (mmsegmentation's) or ``'group'`` (for batches of one).
         loss: ``'bce'`` on one-hot masks (the paper's) or ``'ce'``.
-        lr: Peak learning rate (1e-4 in the paper; 1e-2 for PASTIS and GB-cashew).
-        weight_decay: AdamW weight decay.
-        layer_decay: Layer-wise lr decay when fine-tuning.
-        warmup_fraction: Share of the steps in linear warm-up.
-        min_lr: Final learning rate.
+        **kwargs: :class:`BaseProbe`'s other arguments (``lr``: 1e-4 in the paper, 1e-2 for
+            PASTIS and GB-cashew).
     """
 
     tasks = ('segmentation',)
+    report_task = 'segmentation'
 
     def __init__(
         self,
-        backbone: str,
-        backbone_kwargs: dict[str, Any] | None = None,
-        backbone_weights: str | None = None,
-        vit_blocks: list[int] | None = None,
-        freeze_backbone: bool = True,
+        *args: Any,
         decoder: Literal['upernet', 'fcn'] = 'upernet',
         decoder_channels: int = 512,
         pool_scales: list[int] | None = None,
         decoder_norm: Literal['batch', 'group'] = 'batch',
         loss: Literal['bce', 'ce'] = 'bce',
-        lr: float = 1e-4,
-        weight_decay: float = 0.01,
-        layer_decay: float = 1.0,
-        warmup_fraction: float = 0.1,
-        min_lr: float = 1e-6,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            backbone,
-            backbone_kwargs,
-            backbone_weights,
-            vit_blocks,
-            freeze_backbone,
-            lr,
-            weight_decay,
-            layer_decay,
-            warmup_fraction,
-            min_lr,
-        )
+        super().__init__(*args, **kwargs)
 
-    def monitor_of(self, task: str) -> tuple[str, str]:
+    @classmethod
+    def monitor_of(cls, task: str) -> tuple[str, str]:
         """Validation mIoU."""
         return 'val/miou', 'max'
 

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torchgeo.datasets import OSCD, EuroSAT
 
 from dtcd.bands import RGB, S2_BANDS
+from dtcd.data.specs import EUROSAT_CLASSES
 from dtcd.data.synthetic import (
-    EUROSAT_CLASSES,
     MATERIALS,
     RGB_TWINS,
     Preset,

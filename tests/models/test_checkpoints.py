@@ -1,6 +1,7 @@
 """The authors' DEO weights, dtcd checkpoints and safetensors exports, loaded strictly."""
 
 import json
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from safetensors import safe_open
 import dtcd
 from dtcd.bands import DEO10, RGB
 from dtcd.main import main
-from dtcd.models import MultiStemSwin, load_backbone, load_deo_weights
+from dtcd.models import MultiStemSwin, export_vit_teacher, load_backbone, load_deo_weights
 
 SIZES = {'ms': 10, 'rgb': 3}
 
@@ -151,3 +152,19 @@ def test_export_of_deo_weights(deo_swin_t, tmp_path: Path) -> None:
     out = tmp_path / 'deo.safetensors'
     main(['export', str(path), str(out)])
     assert_same_features(load_backbone(out).eval(), reference, (64,))
+
+
+class _Payload:
+    """Any class: unpickling it means running code the checkpoint chose."""
+
+
+@pytest.mark.parametrize('load', [load_backbone, lambda path: export_vit_teacher(path, path)])
+def test_loaders_refuse_arbitrary_pickles(load: Callable, tmp_path: Path) -> None:
+    path = tmp_path / 'evil.ckpt'
+    torch.save({'state_dict': {}, 'hyper_parameters': {'x': _Payload()}}, path)
+    with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
+        load(path)
+
+
+def test_from_pretrained_reads_through_checkpoints_module() -> None:
+    assert MultiStemSwin.file_loader is load_backbone  # installed by dtcd.models.checkpoints

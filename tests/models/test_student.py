@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from timm.models import group_parameters
+from timm.optim import param_groups_layer_decay
 
 from dtcd.bands import DEO10, RGB
 from dtcd.models import MultiStemSwin
@@ -110,3 +112,28 @@ def test_grad_checkpointing_gives_the_same_features_and_gradients(tiny_config: d
     for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
     assert checkpointed.config()['grad_checkpointing'] is True
+
+
+def test_timm_layer_decay_groups_follow_the_blocks() -> None:
+    model = MultiStemSwin(
+        variant=None, embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2], window_size=4
+    )
+    groups = param_groups_layer_decay(
+        model, 0.05, no_weight_decay_list=model.no_weight_decay(), layer_decay=0.5
+    )
+    name_of = {id(p): n for n, p in model.named_parameters()}
+    scale = {name_of[id(p)]: g['lr_scale'] for g in groups for p in g['params']}
+    decay = {name_of[id(p)]: g['weight_decay'] for g in groups for p in g['params']}
+    top = 1 + 5  # stems are layer 0, 5 blocks, then the final norm
+    assert scale['stems.ms.proj.weight'] == scale['stems.rgb.norm.bias'] == 0.5**top
+    assert scale['features.0.0.attn.qkv.weight'] == 0.5 ** (top - 1)
+    assert scale['features.1.reduction.weight'] == scale['features.2.0.mlp.0.weight']
+    assert scale['features.4.1.attn.qkv.weight'] == 0.5 ** (top - 4)
+    assert scale['features.6.0.attn.qkv.weight'] == 0.5 ** (top - 5)
+    assert scale['norm.weight'] == 1.0
+    assert decay['features.0.0.attn.qkv.weight'] == 0.05
+    assert decay['features.0.0.attn.relative_position_bias_table'] == 0.0
+    assert decay['features.0.0.attn.qkv.bias'] == 0.0
+    coarse = group_parameters(model, model.group_matcher(coarse=True), reverse=True)
+    assert coarse['features.3.reduction.weight'] == coarse['features.4.1.attn.qkv.weight']
+    assert len(set(coarse.values())) == 1 + 4 + 1  # stems, four stages, the norm

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer
+from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch.utils.data import DataLoader, Dataset
 
 from dtcd.augment import MultiCrop
@@ -99,3 +100,24 @@ def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     assert not torch.allclose(ema_expected, expected)  # two distinct networks were exported
     with pytest.raises(ValueError, match=r'ViTStudent.*--timm'):  # not a Swin export
         main(['export', ckpt, str(tmp_path / 'swin.safetensors')])
+
+
+def test_timm_parameter_groups_of_the_inner_vit() -> None:
+    student = tiny_vit()
+    assert student.no_weight_decay() == {f'model.{n}' for n in student.model.no_weight_decay()}
+    groups = param_groups_layer_decay(
+        student, 0.05, no_weight_decay_list=student.no_weight_decay(), layer_decay=0.5
+    )
+    name_of = {id(p): n for n, p in student.named_parameters()}
+    scale = {name_of[id(p)]: g['lr_scale'] for g in groups for p in g['params']}
+    decay = {name_of[id(p)]: g['weight_decay'] for g in groups for p in g['params']}
+    # timm's own grouping of the bare ViT, under `model.`
+    bare = param_groups_layer_decay(student.model, 0.05, layer_decay=0.5)
+    bare_name = {id(p): n for n, p in student.model.named_parameters()}
+    assert scale == {f'model.{bare_name[id(p)]}': g['lr_scale'] for g in bare for p in g['params']}
+    assert scale['model.patch_embed.proj.weight'] == 0.5**4  # stem, 4 blocks (norm joins last)
+    assert scale['model.blocks.3.attn.qkv.weight'] == scale['model.norm.weight'] == 1.0
+    assert decay['model.cls_token'] == 0.0 and decay['model.blocks.0.attn.qkv.weight'] == 0.05
+    plain = param_groups_weight_decay(student, 0.05, no_weight_decay_list=student.no_weight_decay())
+    no_decay = {name_of[id(p)] for g in plain if g['weight_decay'] == 0 for p in g['params']}
+    assert 'model.cls_token' in no_decay and 'model.blocks.0.attn.qkv.weight' not in no_decay

@@ -1,11 +1,18 @@
 """Every probe config parses with the real CLI and names a dtcd probe and DataModule."""
 
+import inspect
 from pathlib import Path
 
 import pytest
 import yaml
 
 from dtcd.main import main
+from dtcd.probes import (
+    BaseProbe,
+    ChangeDetectionProbe,
+    ClassificationProbe,
+    SegmentationProbe,
+)
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = sorted((ROOT / 'experiments' / 'probes').glob('*.yaml'))
@@ -31,3 +38,31 @@ def test_config_validates(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert printed['model']['class_path'].startswith('dtcd.probes.')
     assert printed['data']['class_path'].startswith('dtcd.data.datamodules.')
     assert printed['model']['init_args']['lr'] == 0.5  # overridable on the command line
+
+
+@pytest.mark.parametrize('config', ['synth_classification', 'synth_segmentation', 'synth_change'])
+def test_every_base_probe_argument_reaches_the_cli(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = ROOT / 'experiments' / 'probes' / f'{config}.yaml'
+    with pytest.raises(SystemExit):
+        main(['fit', '--config', str(path), '--print_config'])
+    init_args = yaml.safe_load(capsys.readouterr().out)['model']['init_args']
+    base = set(inspect.signature(BaseProbe.__init__).parameters) - {'self'}
+    assert base <= set(init_args)
+    with pytest.raises(SystemExit) as exit_info:  # a misspelt argument is refused
+        main(['fit', '--config', str(path), '--model.init_args.lrr', '0.5', '--print_config'])
+    assert exit_info.value.code == 2
+
+
+def test_probes_declare_what_they_report() -> None:
+    assert (ClassificationProbe.report_task, ClassificationProbe.reported_metric()) == (
+        'classification',
+        'test/acc',
+    )
+    assert ClassificationProbe.reported_metric('multilabel') == 'test/f1'
+    assert SegmentationProbe.reported_metric() == 'test/miou'
+    assert (ChangeDetectionProbe.report_task, ChangeDetectionProbe.reported_metric()) == (
+        'change',
+        'test/f1',
+    )

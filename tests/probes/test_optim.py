@@ -5,7 +5,7 @@ import torch
 from lightning.pytorch import Trainer
 
 from dtcd.bands import EUROSAT13
-from dtcd.probes import ClassificationProbe, ProbeData, SegmentationProbe
+from dtcd.probes import ChangeDetectionProbe, ClassificationProbe, ProbeData, SegmentationProbe
 from tests.probes.conftest import TINY_SWIN
 
 DATA = ProbeData('multiclass', EUROSAT13, tuple('abc'))
@@ -57,3 +57,31 @@ def test_fine_tuned_probe_decays_lr_by_layer() -> None:
     ).backward()
     optim['optimizer'].step()
     assert not torch.equal(before, probe.backbone.model.stems.ms.proj.weight)
+
+
+@pytest.mark.parametrize('frozen', [False, True], ids=['fine-tuned', 'frozen'])
+def test_change_probe_lr_and_weight_decay_of_every_parameter(frozen: bool) -> None:
+    probe = ChangeDetectionProbe(
+        'random:swin_t',
+        TINY_SWIN,
+        freeze_backbone=frozen,
+        layer_decay=0.65,
+        weight_decay=0.05,
+        decoder_channels=8,
+    )
+    probe.build(ProbeData('change', EUROSAT13, ('no change', 'change')))
+    groups = attach(probe)['optimizer'].param_groups
+    got = {id(p): (g['initial_lr'], g['weight_decay']) for g in groups for p in g['params']}
+    scales = {} if frozen else probe.backbone.lr_scales(0.65)
+    expected = {}
+    for name, param in probe.named_parameters():
+        if frozen and name.startswith('backbone.'):
+            continue
+        scale = scales.get(name.removeprefix('backbone.'), 1.0)
+        decays = param.ndim > 1 and not name.endswith('.bias')
+        expected[id(param)] = (1e-4 * scale, 0.05 * decays)
+    assert got == expected
+    assert len(groups) == len(set(got.values()))  # one group per (lr, weight decay)
+    if not frozen:  # 2-D: decays, as every matrix does (no_weight_decay() is not applied)
+        table = probe.backbone.model.features[0][0].attn.relative_position_bias_table
+        assert got[id(table)][1] == 0.05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator, Sequence, Sized
 from typing import Any
@@ -10,7 +11,7 @@ import kornia.augmentation as K
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
 from dtcd.bands import BandStats
@@ -54,8 +55,11 @@ class DTCDDataModule(NonGeoDataModule):
     """A NonGeoDataModule whose loader options are explicit, typed arguments.
 
     Explicit arguments (not ``**kwargs``) let LightningCLI validate them, and expose what TorchGeo
-    keeps fixed (``pin_memory``, ``prefetch_factor``). Normalisation runs on the device after the
-    batch transfer, through TorchGeo's ``aug`` hook.
+    keeps fixed (``pin_memory``, ``prefetch_factor``). They are declared here only: subclasses
+    pass them on as ``**kwargs`` (LightningCLI follows ``super().__init__(..., **kwargs)`` to
+    here), and a keyword that neither these options nor ``dataset_class`` take is refused when
+    the DataModule is built. Normalisation runs on the device after the batch transfer, through
+    TorchGeo's ``aug`` hook.
 
     Args:
         dataset_class: The dataset class.
@@ -77,6 +81,10 @@ class DTCDDataModule(NonGeoDataModule):
         persistent_workers: bool = True,
         **kwargs: Any,
     ) -> None:
+        try:
+            inspect.signature(dataset_class).bind_partial(**kwargs)
+        except TypeError as error:
+            raise TypeError(f'{type(self).__name__}: {error}') from None
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
@@ -185,6 +193,34 @@ class DTCDDataModule(NonGeoDataModule):
                 f'{state_dict["root"]!r}. Fine if the data moved; otherwise the run continues '
                 'on other data.'
             )
+
+
+def seeded_split(
+    dataset: Dataset, lengths: Sequence[int], seed: int, sort: bool = True
+) -> list[Subset]:
+    """Disjoint parts of ``dataset`` with ``lengths`` items, cut in turn from one seeded shuffle.
+
+    The shuffle is ``torch.randperm`` of the dataset's length under a generator seeded with
+    ``seed``; ``lengths`` may leave its tail unused. Each part lists its indices ascending
+    (``sort``) or in the drawn order (``sort=False`` with ``lengths`` covering the dataset is
+    ``torch.utils.data.random_split``). Train/validation holdouts and low-data subsets use it.
+    """
+    count = len(dataset)  # type: ignore[arg-type]
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    parts: list[Subset] = []
+    start = 0
+    for length in lengths:
+        part = order[start : start + length]
+        parts.append(Subset(dataset, sorted(part) if sort else part))
+        start += length
+    return parts
+
+
+def holdout_size(count: int, fraction: float) -> int:
+    """Items in a held-out ``fraction`` of ``count``: at least one, and at least one left over."""
+    if count < 2:
+        raise ValueError(f'Cannot split {count} item(s) into train and val parts.')
+    return min(max(1, round(fraction * count)), count - 1)
 
 
 def check_val_fraction(val_fraction: float) -> None:

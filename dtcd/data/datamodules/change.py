@@ -23,10 +23,7 @@ from dtcd.bands import RGB, S2_L1C_13, BandStats
 from dtcd.data.datamodules.base import check_val_fraction
 from dtcd.data.datamodules.downstream import DownstreamDataModule, _Pipeline, split_off
 from dtcd.data.datamodules.layout import DatasetLayout
-from dtcd.data.synthetic import OSCD_IMAGES
-
-#: OSCD's three folders, each extracted by TorchGeo from the zip of the same name.
-OSCD_FOLDERS = tuple(name.removesuffix('.zip') for name in OSCD.urls)
+from dtcd.data.specs import OSCD_FOLDERS, OSCD_IMAGES, oscd_labels
 
 #: TorchGeo's OSCD statistics (``torchgeo/datamodules/oscd.py``, ``MEAN`` / ``STD``), digital
 #: numbers, computed on the OSCD images.
@@ -131,10 +128,8 @@ class OSCDDataModule(ChangeDataModule):
         train_fraction: Share of the (remaining) train regions to use, seeded.
         seed: Seed of the low-data subset.
         batch_size: Training crops per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
+        **kwargs: The other loader options of
+            :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     dataset_bands = S2_L1C_13
@@ -146,8 +141,8 @@ class OSCDDataModule(ChangeDataModule):
         f"""
         {OSCD_IMAGES}/<region>/imgs_{{1,2}}_rect/B01.tif ... B12.tif (B8A.tif too)
         {OSCD_IMAGES}/<region>/dates.txt
-        Onera Satellite Change Detection dataset - Train Labels/<region>/cm/cm.png
-        Onera Satellite Change Detection dataset - Test Labels/<region>/cm/cm.png
+        {oscd_labels('train')}/<region>/cm/cm.png
+        {oscd_labels('test')}/<region>/cm/cm.png
         (or the three zips, which TorchGeo extracts)
         """,
         archives={folder: f'{folder}.zip' for folder in OSCD_FOLDERS},
@@ -162,22 +157,10 @@ class OSCDDataModule(ChangeDataModule):
         train_fraction: float = 1.0,
         seed: int = 0,
         batch_size: int = 8,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
-            root,
-            bands,
-            input_size,
-            train_fraction,
-            seed,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
+            root, bands, input_size, train_fraction, seed, batch_size=batch_size, **kwargs
         )
         check_val_fraction(val_fraction)
         if input_size is None and batch_size > 1:
@@ -192,7 +175,7 @@ class OSCDDataModule(ChangeDataModule):
     ) -> Dataset:
         """TorchGeo's OSCD split; ``'val'`` and ``'train'`` partition its train regions."""
         source = 'test' if split == 'test' else 'train'
-        labels = f'Onera Satellite Change Detection dataset - {source.capitalize()} Labels'
+        labels = oscd_labels(source)
         self.layout.require(self.root, [OSCD_IMAGES, labels])
         if split == 'train':
             transforms = self.train_transforms(transforms)
@@ -226,10 +209,8 @@ class LEVIRCDDataModule(ChangeDataModule):
         train_fraction: Share of the training pairs to use, seeded.
         seed: Seed of the low-data subset.
         batch_size: Images per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
+        **kwargs: The other loader options of
+            :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     dataset_bands = RGB
@@ -251,22 +232,10 @@ class LEVIRCDDataModule(ChangeDataModule):
         train_fraction: float = 1.0,
         seed: int = 0,
         batch_size: int = 8,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
-            root,
-            bands,
-            input_size,
-            train_fraction,
-            seed,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
+            root, bands, input_size, train_fraction, seed, batch_size=batch_size, **kwargs
         )
 
     def build_dataset(

@@ -14,7 +14,7 @@ from dtcd.bands import EUROSAT13, S2_L2A_12, SENTINEL2_DN, BandStats
 from dtcd.data.datamodules.base import check_val_fraction
 from dtcd.data.datamodules.downstream import DownstreamDataModule, split_off
 from dtcd.data.datamodules.layout import DatasetLayout
-from dtcd.data.synthetic import EUROSAT_BASE_DIR, EUROSAT_CLASSES
+from dtcd.data.specs import EUROSAT_BASE_DIR, EUROSAT_CLASSES
 
 
 class EuroSATDataModule(DownstreamDataModule):
@@ -105,12 +105,8 @@ class BigEarthNetDataModule(DownstreamDataModule):
         input_size: Side of training crops and resized evaluation images (120: native).
         train_fraction: Share of the training patches to use (10 % in PAPER.md Table 7), seeded.
         seed: Seed of the low-data subset.
-        batch_size: Images per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
         num_classes: 43 (original CORINE labels) or 19 (the BigEarthNet-19 nomenclature).
+        **kwargs: The loader options of :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     task = 'multilabel'
@@ -137,25 +133,10 @@ class BigEarthNetDataModule(DownstreamDataModule):
         input_size: int | None = 120,
         train_fraction: float = 1.0,
         seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
         num_classes: Literal[19, 43] = 43,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root,
-            bands,
-            input_size,
-            train_fraction,
-            seed,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
-        )
+        super().__init__(root, bands, input_size, train_fraction, seed, **kwargs)
         if num_classes not in BigEarthNet.class_sets:
             raise ValueError(f'num_classes must be 19 or 43, got {num_classes}.')
         self.classes = tuple(BigEarthNet.class_sets[num_classes])
@@ -206,14 +187,10 @@ class So2SatDataModule(DownstreamDataModule):
         input_size: Side of training crops and resized evaluation images (32: native).
         train_fraction: Share of the training patches to use, seeded.
         seed: Seed of the low-data subset.
-        batch_size: Images per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
         version: ``'2'`` or one of the version 3 splits (``'3_random'``, ``'3_block'``,
             ``'3_culture_10'``).
         val_fraction: Share of train held out for validation (version 3 only).
+        **kwargs: The loader options of :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     task = 'multiclass'
@@ -237,26 +214,11 @@ class So2SatDataModule(DownstreamDataModule):
         input_size: int | None = 32,
         train_fraction: float = 1.0,
         seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
         version: Literal['2', '3_random', '3_block', '3_culture_10'] = '2',
         val_fraction: float = 0.2,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root,
-            bands,
-            input_size,
-            train_fraction,
-            seed,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
-        )
+        super().__init__(root, bands, input_size, train_fraction, seed, **kwargs)
         if version not in So2Sat.versions:
             raise ValueError(f'version must be one of {So2Sat.versions}, got {version!r}.')
         check_val_fraction(val_fraction)

@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from dtcd.bands import BandStats, band_indices, reindex, resolve_bands
-from dtcd.data.datamodules.base import DTCDDataModule
+from dtcd.data.datamodules.base import DTCDDataModule, holdout_size, seeded_split
 
 Task = Literal['multiclass', 'multilabel', 'segmentation', 'change']
 
@@ -83,11 +83,9 @@ def split_off(
     same ``dataset``, ``fraction`` and ``seed`` are disjoint and cover it.
     """
     count = len(dataset)  # type: ignore[arg-type]
-    if count < 2:
-        raise ValueError(f'Cannot split {count} item(s) into train and val parts.')
-    num_val = min(max(1, round(fraction * count)), count - 1)
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    return Subset(dataset, sorted(order[:num_val] if part == 'val' else order[num_val:]))
+    num_val = holdout_size(count, fraction)
+    val, train = seeded_split(dataset, [num_val, count - num_val], seed)
+    return val if part == 'val' else train
 
 
 class DownstreamDataModule(DTCDDataModule):
@@ -103,11 +101,8 @@ class DownstreamDataModule(DTCDDataModule):
             native size).
         train_fraction: Share of the training labels to use (low-data regime), seeded.
         seed: Seed of the low-data subset.
-        batch_size: Images per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
+        **kwargs: The loader options of :class:`DTCDDataModule` (``batch_size``,
+            ``num_workers``, ``pin_memory``, ``prefetch_factor``, ``persistent_workers``).
     """
 
     #: What the probe should do with the batches.
@@ -130,15 +125,9 @@ class DownstreamDataModule(DTCDDataModule):
         input_size: int | None = None,
         train_fraction: float = 1.0,
         seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            Dataset, batch_size, num_workers, pin_memory, prefetch_factor, persistent_workers
-        )
+        super().__init__(Dataset, **kwargs)
         if not 0 < train_fraction <= 1:
             raise ValueError(f'train_fraction must lie in (0, 1], got {train_fraction}.')
         self.root = root
@@ -173,10 +162,8 @@ class DownstreamDataModule(DTCDDataModule):
     def _low_data(self, dataset: Dataset) -> Dataset:
         if self.train_fraction >= 1:
             return dataset
-        count = len(dataset)  # type: ignore[arg-type]
-        keep = max(1, round(self.train_fraction * count))
-        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed))
-        return Subset(dataset, sorted(order[:keep].tolist()))
+        keep = max(1, round(self.train_fraction * len(dataset)))  # type: ignore[arg-type]
+        return seeded_split(dataset, [keep], self.seed)[0]
 
     def _stats(self) -> BandStats:
         if self.stats is not None:

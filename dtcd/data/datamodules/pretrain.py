@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import Dataset, Subset, default_collate, random_split
+from torch.utils.data import Dataset, Subset, default_collate
 from torchgeo.datasets import SSL4EOS12
 
 from dtcd.bands import (
@@ -28,10 +27,15 @@ from dtcd.bands import (
     reindex,
     resolve_bands,
 )
-from dtcd.data.datamodules.base import DTCDDataModule, check_val_fraction
+from dtcd.data.datamodules.base import (
+    DTCDDataModule,
+    check_val_fraction,
+    holdout_size,
+    seeded_split,
+)
 from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.datasets import DEOHDF5, PairedMSRGB
-from dtcd.data.synthetic import HR_RGB_FULL_SCALE_DN
+from dtcd.data.specs import HR_RGB_FULL_SCALE_DN
 
 
 def pretrain_stats(rgb_full_scale_dn: float = HR_RGB_FULL_SCALE_DN) -> BandStats:
@@ -70,13 +74,15 @@ def normalize_like_pretraining(images: Tensor, bands: Sequence[str]) -> Tensor:
 
 
 def holdout(dataset: Dataset, val_fraction: float, seed: int) -> list[Subset]:
-    """Train and validation parts of ``dataset``: a seeded random ``val_fraction`` (>= 1 item)."""
+    """Train and validation parts of ``dataset``: a seeded random ``val_fraction`` (>= 1 item).
+
+    As ``torch.utils.data.random_split``: the train part first, both in the drawn order.
+    """
     count = len(dataset)  # type: ignore[arg-type]
     if count < 2:
         raise ValueError(f'Need at least 2 pretraining tiles for train and val, found {count}.')
-    num_val = min(max(1, round(val_fraction * count)), count - 1)
-    generator = torch.Generator().manual_seed(seed)
-    return random_split(dataset, [count - num_val, num_val], generator=generator)
+    num_val = holdout_size(count, val_fraction)
+    return seeded_split(dataset, [count - num_val, num_val], seed, sort=False)
 
 
 class _OnHRGrid:
@@ -111,11 +117,7 @@ class PairedPretrainDataModule(DTCDDataModule):
             the HR grid and keeps the HR detail.
         val_fraction: Share of tiles held out to monitor the losses (at least one tile).
         seed: Seed of the train/val split.
-        batch_size: Images per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
+        **kwargs: The loader options of :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     def __init__(
@@ -126,25 +128,17 @@ class PairedPretrainDataModule(DTCDDataModule):
         grid: Literal['ms', 'hr'] = 'ms',
         val_fraction: float = 0.05,
         seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
         self.bands = resolve_bands(bands)
         super().__init__(
             PairedMSRGB,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
             root=root,
             bands=self.bands,
             rgb_mode=rgb_source,
             return_hr=grid == 'hr' and rgb_source == 'hr',
             transforms=_OnHRGrid(self.bands) if grid == 'hr' and rgb_source == 'hr' else None,
+            **kwargs,
         )
         check_val_fraction(val_fraction)
         self.val_fraction, self.seed = val_fraction, seed
@@ -252,10 +246,8 @@ class SSL4EOS12DataModule(DTCDDataModule):
         val_fraction: Share of locations held out to monitor the losses (at least one).
         seed: Seed of the train/val split.
         batch_size: Images per batch and device (a multiple of ``seasons``).
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
+        **kwargs: The other loader options of
+            :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     layout = SSL4EO_S12_LAYOUT
@@ -269,10 +261,7 @@ class SSL4EOS12DataModule(DTCDDataModule):
         val_fraction: float = 0.05,
         seed: int = 0,
         batch_size: int = 64,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
         if split not in SSL4EO_S12_STATS:
             raise ValueError(f"split must be 's2c' or 's2a', got {split!r}.")
@@ -284,15 +273,12 @@ class SSL4EOS12DataModule(DTCDDataModule):
         band_indices(file_bands, self.bands)  # a missing band fails here, by name
         super().__init__(
             SSL4EOS12,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
+            batch_size=batch_size,
             root=root,
             split=split,
             seasons=seasons,
             transforms=_SeasonsAsSamples(file_bands, self.bands),
+            **kwargs,
         )
         self.val_fraction, self.seed = val_fraction, seed
         self.train_batch_size = self.val_batch_size = batch_size // seasons
@@ -338,11 +324,7 @@ class HDF5PretrainDataModule(DTCDDataModule):
             ``--data_split 500000``); ``None`` uses all.
         val_fraction: Share of tiles held out to monitor the losses (at least one).
         seed: Seed of the subset and of the train/val split.
-        batch_size: Images per batch and device.
-        num_workers: Loader worker processes.
-        pin_memory: Pin host memory.
-        prefetch_factor: Batches each worker prepares ahead.
-        persistent_workers: Keep workers alive between epochs.
+        **kwargs: The loader options of :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
     """
 
     layout = DatasetLayout(
@@ -365,21 +347,12 @@ class HDF5PretrainDataModule(DTCDDataModule):
         limit: int | None = None,
         val_fraction: float = 0.05,
         seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        prefetch_factor: int | None = None,
-        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
         check_val_fraction(val_fraction)
         self.bands = resolve_bands(bands)
         super().__init__(
             DEOHDF5,
-            batch_size,
-            num_workers,
-            pin_memory,
-            prefetch_factor,
-            persistent_workers,
             root=root,
             bands=self.bands,
             file_bands=resolve_bands(file_bands),
@@ -387,6 +360,7 @@ class HDF5PretrainDataModule(DTCDDataModule):
             key=key,
             limit=limit,
             seed=seed,
+            **kwargs,
         )
         band_indices(self.kwargs['file_bands'], self.bands)  # a missing band fails here, by name
         self.val_fraction, self.seed = val_fraction, seed

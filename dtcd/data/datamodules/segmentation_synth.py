@@ -11,7 +11,7 @@ from dtcd.bands import S2_L1C_13
 from dtcd.data.datamodules.downstream import DownstreamDataModule
 from dtcd.data.datamodules.layout import DatasetLayout
 from dtcd.data.datasets import SynthEOSegmentation
-from dtcd.data.synthetic import LAND_COVER_CLASSES
+from dtcd.data.specs import LAND_COVER_CLASSES
 
 
 class SynthEOSegmentationDataModule(DownstreamDataModule):
