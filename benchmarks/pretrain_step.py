@@ -39,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.reference_augment import ReferenceMultiCrop
 from dtcd.augment import MultiCrop
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher, MultiStemSwin
 from dtcd.precision import X86_BF16_FLAGS, cpu_flags, cpu_has_native_bf16
 from dtcd.pretrain import DistillationModule
@@ -114,7 +114,7 @@ def build_module(preset: Preset) -> DistillationModule:
             model_kwargs=dict(preset.teacher_kwargs),
         )
     teachers = [
-        SelfDistillation(out_dim=preset.out_dim, hidden_dim=preset.hidden_dim),
+        SelfDistillation(MCRObjective(out_dim=preset.out_dim, hidden_dim=preset.hidden_dim)),
         OpticalDistillation(frozen, hidden_dim=preset.hidden_dim),
     ]
     multicrop = MultiCrop(

@@ -45,7 +45,7 @@ from lightning.pytorch import Trainer
 
 from dtcd.augment import MultiCrop
 from dtcd.data.datamodules import PairedPretrainDataModule
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher, MultiStemSwin
 from dtcd.pretrain import DistillationModule
 
@@ -68,7 +68,7 @@ else:  # the demo's architecture; a random teacher, pretrained for a few steps (
     module = DistillationModule(
         student,
         [
-            SelfDistillation(out_dim=64, hidden_dim=128),
+            SelfDistillation(MCRObjective(out_dim=64, hidden_dim=128)),
             OpticalDistillation(teacher, hidden_dim=128),
         ],
         MultiCrop(global_size=64, local_size=32, num_local=2, blur_kernel_size=9),
@@ -197,7 +197,10 @@ from dtcd.analysis.feature_maps import distillation_pictures, render
 # the training module), so this cell compares modules made here.
 reference = DistillationModule(
     random_student,
-    [SelfDistillation(out_dim=64, hidden_dim=128), OpticalDistillation(teacher, hidden_dim=128)],
+    [
+        SelfDistillation(MCRObjective(out_dim=64, hidden_dim=128)),
+        OpticalDistillation(teacher, hidden_dim=128),
+    ],
     MultiCrop(global_size=64, local_size=32, num_local=2, blur_kernel_size=9),
 )
 images = next(batches(1))[:4]

@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.data import DataLoader
 
 from dtcd.augment import MultiCrop
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import DINOObjective, MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.main import main
 from dtcd.models import FrozenTeacher, MultiStemSwin
 from dtcd.pretrain import DistillationModule, NonFiniteLossError
@@ -31,7 +31,7 @@ def tiny_module(**kwargs: object) -> DistillationModule:
         model_kwargs={'depth': 2, 'embed_dim': 48, 'num_heads': 2},
     )
     teachers = [
-        SelfDistillation(out_dim=16, hidden_dim=32),
+        SelfDistillation(MCRObjective(out_dim=16, hidden_dim=32)),
         OpticalDistillation(teacher, hidden_dim=32),
     ]
     multicrop = MultiCrop(global_size=32, local_size=16, num_local=2, blur_kernel_size=5)
@@ -181,10 +181,10 @@ def test_dino_ibot_objective_trains_mask_token_and_moves_centers(tmp_path: Path)
     student = MultiStemSwin(
         variant=None, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4
     )
-    ms = SelfDistillation(
-        objective='dino', out_dim=32, hidden_dim=32, bottleneck_dim=16, ibot_weight=1.0,
+    ms = SelfDistillation(DINOObjective(
+        out_dim=32, hidden_dim=32, bottleneck_dim=16, ibot_weight=1.0,
         koleo_weight=0.1, mask_probability=1.0, freeze_last_layer_fraction=0.5,
-    )  # fmt: skip
+    ))  # fmt: skip
     crops = MultiCrop(global_size=64, local_size=32, num_local=2, blur_kernel_size=5)
     module = DistillationModule(student, [ms], crops)
     assert module.passes == [('ms', 'global_masked'), ('ms', 'local')]
@@ -194,8 +194,11 @@ def test_dino_ibot_objective_trains_mask_token_and_moves_centers(tmp_path: Path)
     assert ms.mask_token.grad is not None and ms.mask_token.grad.abs().sum() > 0
     fit = trainer(tmp_path, max_steps=2)
     fit.fit(module, DataLoader(Images(), batch_size=4))
-    assert not torch.equal(ms.criterion.center, torch.zeros_like(ms.criterion.center))
-    assert not torch.equal(ms.patch_criterion.center, torch.zeros_like(ms.patch_criterion.center))
+    assert not torch.equal(
+        ms.objective.criterion.center, torch.zeros_like(ms.objective.criterion.center)
+    )
+    patch = ms.objective.patch_criterion
+    assert not torch.equal(patch.center, torch.zeros_like(patch.center))
 
 
 class StopAfterFirstEpoch(Callback):

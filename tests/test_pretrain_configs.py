@@ -48,12 +48,10 @@ def test_paper_hyper_parameters_are_the_papers() -> None:
         'grad_checkpointing': False,
     }  # fmt: skip
     ema, optical = (t['init_args'] for t in model['teachers'])
-    assert (ema['objective'], ema['out_dim'], ema['eps'], ema['momentum']) == (
-        'mcr',
-        256,
-        0.05,
-        [0.996, 1.0],
-    )
+    objective = ema['objective']
+    assert objective['class_path'] == 'dtcd.distill.MCRObjective'
+    mcr = objective['init_args']
+    assert (mcr['out_dim'], mcr['eps'], ema['momentum']) == (256, 0.05, [0.996, 1.0])
     assert optical['teacher']['init_args']['blocks'] == [8, 11]
     assert (optical['cls_weight'], optical['patch_weight'], optical['stages']) == (0.5, 0.5, [2, 3])
     crops = model['multicrop']['init_args']

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torchvision.ops import StochasticDepth
 
 from dtcd.augment import MultiCrop, MultiCropViews
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher
 from dtcd.models.checkpoints import load_deo_weights
 from dtcd.pretrain import DistillationModule
@@ -152,7 +152,9 @@ def test_one_step_matches_the_authors_losses_and_gradients(
     views = [torch.randn(BATCH, 10, 224, 224) for _ in range(2)]
     views += [torch.randn(BATCH, 10, 96, 96) for _ in range(LOCAL)]
     crops = MultiCropViews(torch.stack(views[:2]), torch.stack(views[2:]))
-    ms = SelfDistillation(out_dim=16, hidden_dim=32, eps=EPS, teacher_mode=teacher_mode)
+    ms = SelfDistillation(
+        MCRObjective(out_dim=16, hidden_dim=32, eps=EPS), teacher_mode=teacher_mode
+    )
     optical = OpticalDistillation(frozen, stages=(2, 3), hidden_dim=32)
     module = DistillationModule(student, [ms, optical], FixedCrops(crops))
     with torch.no_grad():  # the authors' heads, in the student and in the EMA copy

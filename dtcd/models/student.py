@@ -119,6 +119,10 @@ class Student(nn.Module):
         """Pooled embedding ``[B, num_features]`` from the last map alone."""
         raise NotImplementedError
 
+    def mask_grid(self, height: int, width: int) -> tuple[int, int]:
+        """The grid of ``forward_features``'s ``mask`` for an input of ``height x width``."""
+        raise NotImplementedError(f'{type(self).__name__} does not support masking.')
+
     def embedding(self, features: Sequence[Tensor]) -> Tensor:
         """The embedding heads read, from one :meth:`forward_features` output.
 
@@ -302,6 +306,10 @@ class MultiStemSwin(Student):
         ]
         target.weight.copy_(torch.stack(kernels, dim=1))
         target.bias.copy_(rgb_bias)
+
+    def mask_grid(self, height: int, width: int) -> tuple[int, int]:
+        """The stride-32 grid of the last stage, on which masked cells are chosen."""
+        return -(-height // 32), -(-width // 32)
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         """Parameter groups in timm's convention, for ``timm.optim.param_groups_layer_decay``.

@@ -82,14 +82,7 @@ class FeaturePictures(Callback):
             self.images = batch['image'][: self.num_images].detach().clone()
             self.log_pictures(trainer, pl_module)
 
-    def on_train_batch_end(
-        self,
-        trainer: Trainer,
-        pl_module: LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *_: Any) -> None:
         """Picture every ``every_n_steps`` optimizer steps."""
         if trainer.global_step % self.every_n_steps == 0:
             self.log_pictures(trainer, pl_module)

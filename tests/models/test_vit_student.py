@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dtcd.augment import MultiCrop
 from dtcd.bands import RGB
-from dtcd.distill import SelfDistillation
+from dtcd.distill import DINOObjective, SelfDistillation
 from dtcd.main import main
 from dtcd.models import FrozenTeacher, ViTStudent, export_vit_teacher
 from dtcd.pretrain import DistillationModule
@@ -61,7 +61,7 @@ def frozen_tiny(weights: Path) -> FrozenTeacher:
 
 
 def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
-    dino = SelfDistillation(objective='dino', stem='rgb', out_dim=32, hidden_dim=32, name='dino')
+    dino = SelfDistillation(DINOObjective(out_dim=32, hidden_dim=32), stem='rgb', name='dino')
     multicrop = MultiCrop(
         bands='rgb', global_size=32, local_size=16, num_local=2, blur_kernel_size=5
     )

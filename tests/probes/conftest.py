@@ -8,7 +8,7 @@ from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader
 
 from dtcd.augment import MultiCrop
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher, MultiStemSwin
 from dtcd.pretrain import DistillationModule
 
@@ -41,7 +41,7 @@ def pretrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         model_kwargs={'depth': 2, 'embed_dim': 48, 'num_heads': 2},
     )
     teachers = [
-        SelfDistillation(out_dim=16, hidden_dim=32),
+        SelfDistillation(MCRObjective(out_dim=16, hidden_dim=32)),
         OpticalDistillation(teacher, hidden_dim=32),
     ]
     multicrop = MultiCrop(global_size=32, local_size=16, num_local=2, blur_kernel_size=5)

@@ -64,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     seed_everything(0)
     module = tiny_module()
-    mcr = record_first_call(module.teachers[0].criterion)
+    mcr = record_first_call(module.teachers[0].objective.criterion)
     start = GeneratorAtStart()
     trainer = Trainer(
         accelerator='cpu',

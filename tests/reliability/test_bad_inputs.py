@@ -19,7 +19,7 @@ from dtcd.augment import MultiCrop
 from dtcd.bands import resolve_bands
 from dtcd.data import SynthEOSegmentation
 from dtcd.data.datamodules import PairedPretrainDataModule
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher, MultiStemSwin
 from dtcd.pretrain import DistillationModule
 from tests.test_pretrain import Images, tiny_module, trainer
@@ -133,7 +133,7 @@ def module(student: MultiStemSwin) -> DistillationModule:
         model_kwargs={'depth': 2, 'embed_dim': 48, 'num_heads': 2},
     )  # fmt: skip
     teachers = [
-        SelfDistillation(out_dim=16, hidden_dim=32),
+        SelfDistillation(MCRObjective(out_dim=16, hidden_dim=32)),
         OpticalDistillation(teacher, hidden_dim=32),
     ]
     multicrop = MultiCrop(global_size=32, local_size=16, num_local=2, blur_kernel_size=5)

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from dtcd.augment import MultiCrop
 from dtcd.callbacks import AtomicCheckpointIO, AtomicModelCheckpoint
-from dtcd.distill import OpticalDistillation, SelfDistillation
+from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.distill.schedules import warmup_cosine
 from dtcd.models import FrozenTeacher, MultiStemSwin
 from dtcd.pretrain import DistillationModule
@@ -182,7 +182,7 @@ def module_with_teacher(weights: Path) -> DistillationModule:
         TEACHER, str(weights), blocks=[0, 1], normalization=None, model_kwargs=TEACHER_KWARGS
     )
     teachers = [
-        SelfDistillation(out_dim=16, hidden_dim=32),
+        SelfDistillation(MCRObjective(out_dim=16, hidden_dim=32)),
         OpticalDistillation(teacher, hidden_dim=32),
     ]
     multicrop = MultiCrop(global_size=32, local_size=16, num_local=2, blur_kernel_size=5)
