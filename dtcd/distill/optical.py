@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dtcd.augment import MultiCropViews
 from dtcd.bands import reindex
 from dtcd.distill.base import FeaturePair, StudentOutputs, Teacher, ViewGroup
 from dtcd.losses import CLSDistillLoss, PatchDistillLoss
+from dtcd.losses.distill import on_teacher_grid
 from dtcd.models import FrozenTeacher, ProjectionHead, Student, TeacherTokens
 
 
@@ -99,15 +99,25 @@ class OpticalDistillation(Teacher):
         stage, resized to the teacher grid as the patch loss resizes them."""
         tokens = self.teacher(images, bands).patches
         stages = student.forward_features(reindex(images, bands, self.student_bands), self.stem)
-        pairs = []
-        for stage, block, head, teacher in zip(
-            self.stages, self.teacher.blocks, self.patch_heads, tokens, strict=True
-        ):
-            mapped = head(stages[stage].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-            if mapped.shape[-2:] != teacher.shape[-2:]:
-                mapped = F.interpolate(mapped, size=teacher.shape[-2:], mode='bilinear')
-            pairs.append(FeaturePair(f'stage{stage + 1}_block{block}', teacher, mapped))
-        return pairs
+        return [
+            FeaturePair(name, teacher, on_teacher_grid(mapped, teacher))
+            for name, mapped, teacher in zip(
+                self.pair_names(), self.patch_maps(stages), tokens, strict=True
+            )
+        ]
+
+    def patch_maps(self, stages: list[Tensor]) -> list[Tensor]:
+        """The patch heads' NCHW outputs of the distilled stages of ``stages``."""
+        return [
+            head(stages[s].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            for s, head in zip(self.stages, self.patch_heads, strict=True)
+        ]
+
+    def pair_names(self) -> list[str]:
+        """``stage<s>_block<b>`` of each (student stage, teacher block) pair, 1-based stages."""
+        return [
+            f'stage{s + 1}_block{b}' for s, b in zip(self.stages, self.teacher.blocks, strict=True)
+        ]
 
     def loss(
         self, student: StudentOutputs, targets: TeacherTokens, progress: float
@@ -126,15 +136,8 @@ class OpticalDistillation(Teacher):
             terms['cls_cosine'] = cls['cosine']
             total = total + self.cls_weight * cls['loss']
         if self.patch_weight > 0:
-            maps = [
-                head(global_pass.features[s].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-                for s, head in zip(self.stages, self.patch_heads, strict=True)
-            ]
-            names = [
-                f'stage{s + 1}_block{b}'
-                for s, b in zip(self.stages, self.teacher.blocks, strict=True)
-            ]
-            patch = self.patch_loss(maps, targets.patches, names)
+            maps = self.patch_maps(global_pass.features)
+            patch = self.patch_loss(maps, targets.patches, self.pair_names())
             terms |= {f'patch_{k}': v for k, v in patch.items() if k != 'loss'}
             total = total + self.patch_weight * patch['loss']
         terms['loss'] = total

@@ -48,9 +48,15 @@ def patch_cosine(student: Tensor, teacher: Tensor) -> Tensor:
             f'Student patch map {tuple(student.shape)} and teacher tokens '
             f'{tuple(teacher.shape)} must share batch size and width.'
         )
-    if student.shape[-2:] != teacher.shape[-2:]:
-        student = F.interpolate(student, size=teacher.shape[-2:], mode='bilinear')
-    return F.cosine_similarity(student, teacher, dim=1).mean()
+    return F.cosine_similarity(on_teacher_grid(student, teacher), teacher, dim=1).mean()
+
+
+def on_teacher_grid(student: Tensor, teacher: Tensor) -> Tensor:
+    """``student`` ``[B, D, h, w]`` resized bilinearly to the grid of ``teacher`` ``[B, D, H, W]``
+    (what the patch loss compares)."""
+    if student.shape[-2:] == teacher.shape[-2:]:
+        return student
+    return F.interpolate(student, size=teacher.shape[-2:], mode='bilinear')
 
 
 class CLSDistillLoss(nn.Module):

@@ -110,16 +110,22 @@ class DistillationModule(LightningModule):
             world, accumulate = self.trainer.world_size, self.trainer.accumulate_grad_batches
             batch = getattr(self.trainer.datamodule, 'batch_size', None)
         global_batch = hp['lr_reference_batch'] if batch is None else batch * world * accumulate
-        total = max(int(self.trainer.estimated_stepping_batches), 1) if self._trainer else 1
         peak = hp['lr'] * global_batch / hp['lr_reference_batch']
-        return StepSchedule(peak, hp['min_lr'], hp['warmup_fraction'], hp['weight_decay'], total)
+        return StepSchedule(
+            peak, hp['min_lr'], hp['warmup_fraction'], hp['weight_decay'], self.total_steps()
+        )
+
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run (every per-step schedule spans these); 1 outside a
+        Trainer."""
+        return max(int(self.trainer.estimated_stepping_batches), 1) if self._trainer else 1
 
     def progress(self, step: int | None = None) -> float:
         """Share of optimizer steps done at ``step`` (default: now); 0 outside a Trainer."""
         if self._trainer is None:
             return 0.0
         step = self.global_step if step is None else step
-        return min(step / max(int(self.trainer.estimated_stepping_batches), 1), 1.0)
+        return min(step / self.total_steps(), 1.0)
 
     def student_outputs(self, views: MultiCropViews) -> StudentOutputs:
         """Run the student once per needed (stem, view group); every teacher reads these."""
@@ -214,12 +220,13 @@ class DistillationModule(LightningModule):
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """Step, then update every teacher once (EMA, centers) with the new student."""
         step = self.global_step  # index of the step being taken
-        log = log_due(self.trainer, step)
+        log, progress = log_due(self.trainer, step), self.progress(step)
         super().optimizer_step(*args, **kwargs)
         for teacher in self.teachers:
-            teacher.update(self.student, self.progress(step))
-            for name, value in teacher.scalars(self.progress(step)).items() if log else ():
-                self.log(f'schedule/{teacher.name}_{name}', value)
+            teacher.update(self.student, progress)
+            if log:
+                for name, value in teacher.scalars(progress).items():
+                    self.log(f'schedule/{teacher.name}_{name}', value)
 
     def on_fit_start(self) -> None:
         """Train mode (teachers' networks stay in eval); each rank its own crops and masks.

@@ -28,9 +28,9 @@ class EpochSeededSampler(RandomSampler):
     ``RandomSampler`` draws its seed from the global torch generator each time an iterator is
     made. A persistent-worker loader makes one iterator per run, a resumed run a new one, so the
     two draw differently and every crop after it differs. Seeded by epoch (Lightning calls
-    :meth:`set_epoch`, as for DDP's ``DistributedSampler``, which replaces this one under DDP
-    with the same seed), a straight and a resumed run see the same batches, and the global
-    generators serve only the training step, whose state the checkpoint restores.
+    :meth:`set_epoch`, as for DDP's ``DistributedSampler``, which the DataModule uses instead
+    under DDP, with the same seed), a straight and a resumed run see the same batches, and the
+    global generators serve only the training step, whose state the checkpoint restores.
 
     Lightning makes the loader's first iterator before it calls :meth:`set_epoch`, and a worker
     draws its first indices as soon as the iterator exists: a loader built for a resumed run
