@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.plain_step import PlainDEO, plain_losses
 from benchmarks.reference_augment import ReferenceMultiCrop
 from dtcd.augment import MultiCrop
 from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
@@ -98,7 +99,7 @@ TINY = {
 
 
 # ------------------------------------------------------------------------------------- build
-def build_module(preset: Preset) -> DistillationModule:
+def build_module(preset: Preset, compile: bool = False) -> DistillationModule:
     """DEO's two teachers around a Swin student; the frozen teacher has random weights."""
     student_kwargs = dict(preset.student_kwargs)
     if preset.student is None:
@@ -124,7 +125,7 @@ def build_module(preset: Preset) -> DistillationModule:
         local_size=preset.local_size,
         blur_kernel_size=preset.blur_kernel_size,
     )
-    return DistillationModule(student, teachers, multicrop)
+    return DistillationModule(student, teachers, multicrop, compile=compile)
 
 
 def make_optimizer(module: DistillationModule, impl: str) -> torch.optim.Optimizer:
@@ -268,13 +269,11 @@ def matmul_ceiling(device: torch.device, dtype: torch.dtype, size: int, reps: in
     return 2 * size**3 / median(times)
 
 
-def count_flops(
-    module: DistillationModule, images: Tensor, optimizer: torch.optim.Optimizer
-) -> int:
+def count_flops(step: Callable[[], Any]) -> int:
     """FLOPs of one whole step (matmuls, convolutions, attention), forward and backward."""
     counter = FlopCounterMode(display=False)
     with counter:
-        train_step(module, optimizer, images, 'fp32')
+        step()
     return counter.get_total_flops()
 
 
@@ -287,37 +286,68 @@ def time_steps(
     steps: int,
     counter: CallCounter,
     matmul_size: int,
-) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, float]]:
-    """Median seconds per phase (and ``total``) per precision, steps of each precision interleaved.
+    plain: PlainDEO | None = None,
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, float], dict[str, float]]:
+    """Median seconds per phase (and ``total``) per side and precision, all interleaved.
 
-    Interleaving (fp32 step, bf16 step, ceiling matmuls, repeat) exposes every precision to the
-    same load on a shared machine; the matmul ceiling is measured in the same loop for the same
-    reason. Returns the phase medians, the ceilings (FLOP/s) and the peak memory (MiB).
+    Interleaving (dtcd fp32 step, plain fp32 step, dtcd bf16 step, …, ceiling matmuls, repeat)
+    exposes every side and precision to the same load on a shared machine; the matmul ceiling is
+    measured in the same loop for the same reason. Returns the phase medians by side
+    (``'dtcd'``, and ``'plain'`` when ``plain`` is given) and precision, the ceilings (FLOP/s)
+    and dtcd's peak memory (MiB).
     """
-    per_phase: dict[str, dict[str, list[float]]] = {p: defaultdict(list) for p in precisions}
+    sides = ['dtcd'] + (['plain'] if plain is not None else [])
+    per_phase = {s: {p: defaultdict(list) for p in precisions} for s in sides}
     ceilings: dict[str, list[float]] = {'fp32': [], 'bf16': []}
     memory: dict[str, float] = {}
     dtypes = {'fp32': torch.float32, 'bf16': torch.bfloat16}
     for i in range(warmup + steps):
         for precision in precisions:
-            if images.device.type == 'cuda':
-                torch.cuda.reset_peak_memory_stats(images.device)
-            counter.reset()
-            timer = PhaseTimer(images.device)
-            train_step(module, optimizer, images, precision, timer)
-            if counter.enabled:
-                check_single_passes(module, counter)
-            memory[precision] = max(memory.get(precision, 0.0), peak_memory_mb(images.device))
-            if i < warmup:
-                continue
-            for phase, seconds in timer.times.items():
-                per_phase[precision][phase].append(seconds)
-            per_phase[precision]['total'].append(sum(timer.times.values()))
+            for side in sides:
+                if images.device.type == 'cuda':
+                    torch.cuda.reset_peak_memory_stats(images.device)
+                counter.reset()
+                timer = PhaseTimer(images.device)
+                if side == 'dtcd':
+                    train_step(module, optimizer, images, precision, timer)
+                    if counter.enabled:
+                        check_single_passes(module, counter)
+                    memory[precision] = max(
+                        memory.get(precision, 0.0), peak_memory_mb(images.device)
+                    )
+                else:
+                    plain_train_step(plain, module, images, precision, timer)
+                if i < warmup:
+                    continue
+                for phase, seconds in timer.times.items():
+                    per_phase[side][precision][phase].append(seconds)
+                per_phase[side][precision]['total'].append(sum(timer.times.values()))
         for name, dtype in dtypes.items():
             ceilings[name].append(matmul_ceiling(images.device, dtype, matmul_size, reps=1))
         progress_note(f'step {i + 1} of {warmup} warm-up + {steps} timed done')
-    phases = {p: {k: median(v) for k, v in per_phase[p].items()} for p in precisions}
+    phases = {
+        s: {p: {k: median(v) for k, v in per_phase[s][p].items()} for p in precisions}
+        for s in sides
+    }
     return phases, {k: median(v) for k, v in ceilings.items()}, memory
+
+
+def plain_train_step(
+    plain: PlainDEO,
+    module: DistillationModule,
+    images: Tensor,
+    precision: str,
+    timer: PhaseTimer,
+) -> Tensor:
+    """The same step in plain torchvision / timm code on dtcd's crops (no optimizer step)."""
+    with autocast(images.device, precision):
+        views = module.multicrop(images)
+        timer.mark('augment')
+        loss = plain_losses(plain, views, timer.mark)['loss']
+    loss.backward()
+    timer.mark('backward')
+    plain.zero_grad(set_to_none=True)
+    return loss.detach()
 
 
 def check_single_passes(module: DistillationModule, counter: CallCounter) -> None:
@@ -394,6 +424,42 @@ def phase_table(results: dict[str, dict[str, float]]) -> str:
     return '\n'.join(rows)
 
 
+#: Phases in which the networks run, the ones the plain baseline checks dtcd's wrappers against.
+NETWORK_PHASES = ('EMA teacher forward', 'frozen teacher forward', 'student forward', 'backward')
+
+
+def grouped(phases: dict[str, float]) -> dict[str, float]:
+    """Phases with the per-pass student forwards summed into ``student forward``."""
+    out: dict[str, float] = defaultdict(float)
+    for phase, seconds in phases.items():
+        out['student forward' if phase.startswith('student forward') else phase] += seconds
+    return out
+
+
+def baseline_table(dtcd: dict[str, dict[str, float]], plain: dict[str, dict[str, float]]) -> str:
+    """Markdown table: plain and dtcd milliseconds and their ratio per phase and precision.
+
+    ``network passes`` sums the phases in which the networks run (:data:`NETWORK_PHASES`); the
+    plain step takes no optimizer step, so the step row leaves out dtcd's optimizer and EMA.
+    """
+    head = '| phase | ' + ' | '.join(f'{p} plain ms | {p} dtcd ms | dtcd/plain' for p in dtcd)
+    rows = [head + ' |', '|---|' + '---:|---:|---:|' * len(dtcd)]
+    ours = {p: grouped(v) for p, v in dtcd.items()}
+    theirs = {p: grouped(v) for p, v in plain.items()}
+    for side in (*ours.values(), *theirs.values()):
+        side['network passes'] = sum(side[k] for k in NETWORK_PHASES)
+        side['step without optimizer'] = side['network passes'] + side['augment'] + side['losses']
+    names = ['augment', *NETWORK_PHASES, 'losses', 'network passes', 'step without optimizer']
+    for name in names:
+        cells = [
+            f'{theirs[p][name] * 1e3:.1f} | {ours[p][name] * 1e3:.1f} | '
+            f'{ours[p][name] / theirs[p][name]:.3f}'
+            for p in dtcd
+        ]
+        rows.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(rows)
+
+
 def overhead_fraction(phases: dict[str, float]) -> float:
     """Share of the step outside model forward and backward."""
     return sum(phases.get(p, 0.0) for p in OVERHEAD_PHASES) / phases['total']
@@ -425,6 +491,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--matmul-size', type=int, help='side of the ceiling matmul')
     parser.add_argument('--threads', type=int, help='torch intra-op threads')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--no-baseline', action='store_true', help='skip the plain torchvision / timm step'
+    )
     return parser.parse_args(argv)
 
 
@@ -449,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
     print(machine_line(device))
     print(f'preset {args.preset}{" (tiny)" if args.tiny else ""}: {preset}')
-    module = build_module(preset).to(device)
+    module = build_module(preset, args.compile).to(device)
     module.multicrop.interpolation = args.interpolation
     module.train()
     images = torch.randn(
@@ -459,8 +528,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     if args.channels_last:
         module = module.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    if args.compile:
-        compile_forwards(module)
+    plain = None if args.no_baseline else PlainDEO(module)  # eager, built before compiling
+    module.configure_model()  # compiles with --compile, as Lightning's fit would
     optimizer = make_optimizer(module, args.optimizer)
     frozen = next(t for t in module.teachers if isinstance(t, OpticalDistillation))
     ema = next(t for t in module.teachers if isinstance(t, SelfDistillation))
@@ -473,15 +542,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         enabled=not args.compile,
     )
 
-    flops = 0
+    flops = plain_flops = 0
     if not args.no_flops:
         progress_note('counting FLOPs of one step')
-        flops = count_flops(module, images, optimizer)
+        flops = count_flops(lambda: train_step(module, optimizer, images, 'fp32'))
         counter.reset()
+        if plain is not None:
+            plain_flops = count_flops(
+                lambda: plain_train_step(plain, module, images, 'fp32', PhaseTimer(device))
+            )
     size = args.matmul_size or (8192 if device.type == 'cuda' else 256 if args.tiny else 2048)
     progress_note(f'timing {preset.warmup} + {preset.steps} steps of {precisions}, interleaved')
-    results, ceilings, memory = time_steps(
-        module, optimizer, images, precisions, preset.warmup, preset.steps, counter, size
+    by_side, ceilings, memory = time_steps(
+        module, optimizer, images, precisions, preset.warmup, preset.steps, counter, size, plain
     )
 
     progress_note('timing per-sample reference vs batched augmentation')
@@ -493,11 +566,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     checked = 'each ran exactly once: checked' if counter.enabled else 'not checked under compile'
     print(f'\nstudent passes per step: {module.passes} ({checked})')
     print(f'FLOPs per step (forward + backward, counted once): {flops / 1e9:.1f} GFLOP')
+    if plain_flops:
+        print(f'FLOPs per step of the plain step (equal work): {plain_flops / 1e9:.1f} GFLOP')
     for name, ceiling in ceilings.items():
         print(f'matmul ceiling {name} ({size}^3 mm): {ceiling / 1e12:.3f} TFLOP/s')
     memory_kind = 'peak CUDA allocated' if device.type == 'cuda' else 'process peak RSS so far'
     print(f'\nphase medians over {preset.steps} steps after {preset.warmup} warm-up:')
+    results = by_side['dtcd']
     print(phase_table(results))
+    if plain is not None:
+        print('\ndtcd against the plain torchvision / timm step on the same crops (medians):')
+        print(baseline_table(results, by_side['plain']))
     print('\n| precision | step s | images/s | overhead | achieved TFLOP/s | of ceiling | memory |')
     print('|---|---:|---:|---:|---:|---:|---:|')
     summary: dict[str, float] = {}
@@ -529,18 +608,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         f'images_per_s={summary["images_per_s"]:.2f}'
     )
     return summary
-
-
-def compile_forwards(module: DistillationModule) -> None:
-    """``torch.compile`` the student, EMA and frozen-teacher forwards (names unchanged)."""
-    module.student.forward_features = torch.compile(module.student.forward_features)
-    for teacher in module.teachers:
-        if isinstance(teacher, SelfDistillation):
-            backbone = teacher.teacher.backbone
-            backbone.forward_features = torch.compile(backbone.forward_features)
-        else:
-            model = teacher.teacher.model
-            model.forward_intermediates = torch.compile(model.forward_intermediates)
 
 
 if __name__ == '__main__':

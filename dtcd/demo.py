@@ -1,12 +1,20 @@
 """`make demo`: the whole pipeline offline on SynthEO, in a few minutes on 2 CPU cores.
 
 1. generate SynthEO (skipped when present);
-2. pretrain a tiny student with ``experiments/pretrain/demo.yaml`` through ``dtcd fit``;
-3. print how far the student's patch features came toward the teachers' (the mean patch cosine
+2. train the stand-in optical teacher (:mod:`dtcd.standin_teacher`: a small ViT taught SynthEO's
+   materials from RGB, since no DINOv3 weights can be had offline; skipped when present) and
+   probe what it knows against an untrained student's RGB stem;
+3. pretrain a tiny student with ``experiments/pretrain/demo.yaml`` and that teacher through
+   ``dtcd fit`` (the config that ran is saved next to the run);
+4. print how far the student's patch features came toward the teachers' (the mean patch cosine
    of the first and last distillation pictures, see TensorBoard's ``features/`` images);
-4. probe SynthEO scene classification (EuroSAT layout) with frozen features of the pretrained
-   student and of a randomly initialised one of the same architecture (a linear classifier and
-   a k-NN vote), and print the test accuracies.
+5. probe SynthEO scene classification (EuroSAT layout) with frozen features of the pretrained
+   student and of randomly initialised ones of the same architecture (three seeds), with a linear
+   classifier and a k-NN vote, and print the gain with a paired bootstrap interval.
+
+``--broken`` pretrains with teachers that carry no information (the EMA teacher frozen at its
+random initialisation, the optical teacher random): the gain should vanish, which is the
+evidence that the demo's numbers measure the method (issue 15).
 """
 
 from __future__ import annotations
@@ -16,37 +24,116 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch import Tensor, nn
 from torchgeo.datasets import EuroSAT
 
-from dtcd.bands import EUROSAT13
+from dtcd.analysis.statistics import mean_and_std, paired_bootstrap
+from dtcd.bands import EUROSAT13, RGB
 from dtcd.data.datamodules.pretrain import normalize_like_pretraining
 from dtcd.data.specs import EUROSAT_CLASSES
 from dtcd.data.synthetic import generate
 from dtcd.main import main as dtcd_main
-from dtcd.models import MultiStemSwin
-from dtcd.probes import accuracy, extract_features, fit_linear_classifier, knn_accuracy
+from dtcd.models import FrozenTeacher, MultiStemSwin
+from dtcd.probes import extract_features, fit_linear_classifier, knn_predict
+from dtcd.standin_teacher import DEMO_MODEL, DEMO_MODEL_KWARGS, train_standin_teacher
 
 CONFIG = Path(__file__).resolve().parents[1] / 'experiments' / 'pretrain' / 'demo.yaml'
+#: Seeds of the randomly initialised students the pretrained one is compared with.
+RANDOM_SEEDS = (0, 1, 2)
+#: File name of the stand-in teacher under the SynthEO directory.
+TEACHER_FILE = 'standin_teacher.safetensors'
 
 
-def probe(backbone: MultiStemSwin, root: Path) -> dict[str, float]:
-    """Frozen ``ms``-stem features of SynthEO's EuroSAT splits; linear and k-NN test accuracy.
+class TeacherClassToken(nn.Module):
+    """A frozen teacher read like a student stem (RGB in, class token out), for the probes."""
 
-    The linear classifier and the k-NN bank use the train split; scores are on the test split.
-    """
+    def __init__(self, teacher: FrozenTeacher) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.bands = {'rgb': RGB}
+
+    def forward(self, x: Tensor, stem: str) -> Tensor:
+        return self.teacher(x, RGB).cls
+
+
+def probe(backbone: nn.Module, root: Path, stem: str = 'ms') -> dict[str, Tensor]:
+    """Frozen ``stem`` features of SynthEO's EuroSAT splits; per test image, whether the linear
+    classifier and the k-NN vote (both fitted on the train split) got it right."""
     splits = {s: EuroSAT(root=str(root), split=s, bands=EUROSAT13) for s in ('train', 'test')}
-    bands = backbone.bands['ms']
+    bands = backbone.bands[stem]
     features = {
         name: extract_features(
-            backbone, dataset, 'ms', EUROSAT13, lambda x: normalize_like_pretraining(x, bands)
+            backbone, dataset, stem, EUROSAT13, lambda x: normalize_like_pretraining(x, bands)
         )
         for name, dataset in splits.items()
     }
-    linear = fit_linear_classifier(*features['train'], num_classes=len(EUROSAT_CLASSES))
+    (train, train_labels), (test, test_labels) = features['train'], features['test']
+    linear = fit_linear_classifier(train, train_labels, num_classes=len(EUROSAT_CLASSES))
+    with torch.no_grad():
+        linear_predicted = linear(test).argmax(dim=1)
     return {
-        'linear': accuracy(linear, *features['test']),
-        'knn': knn_accuracy(*features['train'], *features['test'], k=10),
+        'linear': linear_predicted == test_labels,
+        'knn': knn_predict(train, train_labels, test, k=10) == test_labels,
+    }
+
+
+def accuracies(correct: dict[str, Tensor]) -> dict[str, float]:
+    """Accuracy per read-out."""
+    return {name: flags.float().mean().item() for name, flags in correct.items()}
+
+
+def random_students(config: dict, seeds: tuple[int, ...]) -> list[MultiStemSwin]:
+    """Untrained students of the pretrained one's architecture, one per seed."""
+    students = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        students.append(MultiStemSwin(**config))
+    return students
+
+
+def demo_config(out_dir: Path, teacher_weights: Path | None, broken: bool) -> Path:
+    """demo.yaml with the optical teacher's weights set (and, ``broken``, the EMA frozen at
+    initialisation and the optical teacher random), saved where the run can be read from."""
+    config = yaml.safe_load(CONFIG.read_text())
+    ms, optical = config['model']['init_args']['teachers']
+    optical['init_args']['teacher']['init_args']['weights'] = (
+        None if broken or teacher_weights is None else str(teacher_weights)
+    )
+    if broken:
+        ms['init_args']['momentum'] = [1.0, 1.0]
+        config['trainer']['logger']['init_args']['name'] = 'demo_pretrain_broken'
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ('demo_broken.yaml' if broken else 'demo.yaml')
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def standin_teacher(synth_dir: Path) -> Path:
+    """The stand-in teacher's weights, trained first when missing."""
+    path = synth_dir / TEACHER_FILE
+    if path.is_file():
+        print(f'Using the stand-in optical teacher in {path}.')
+        return path
+    result = train_standin_teacher(path)
+    print(
+        f'Stand-in optical teacher trained in {result["seconds"]:.0f} s: held-out patch '
+        f'material accuracy {result["patch_accuracy"]:.3f} (untrained '
+        f'{result["untrained_patch_accuracy"]:.3f}, most common material '
+        f'{result["majority_patch_accuracy"]:.3f}).'
+    )
+    return path
+
+
+def teacher_rows(weights: Path, student_config: dict, root: Path) -> dict[str, dict[str, float]]:
+    """What the stand-in teacher knows on RGB scene classification, next to an untrained
+    student's RGB stem."""
+    teacher = FrozenTeacher(DEMO_MODEL, str(weights), (0,), None, model_kwargs=DEMO_MODEL_KWARGS)
+    random = random_students(student_config, RANDOM_SEEDS[:1])[0]
+    return {
+        'stand-in teacher (RGB)': accuracies(probe(TeacherClassToken(teacher), root, 'rgb')),
+        'random init (RGB stem)': accuracies(probe(random, root, 'rgb')),
     }
 
 
@@ -72,8 +159,9 @@ def run(
     preset: str,
     max_epochs: int | None,
     precision: str | None = None,
-) -> dict[str, dict]:
-    """Run the demo; returns the probe accuracies of both backbones.
+    broken: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Run the demo; returns the probe accuracies (pretrained, random seeds, gains).
 
     ``precision`` (e.g. ``32-true``) overrides the one resolved from the hardware.
     """
@@ -82,9 +170,10 @@ def run(
         print(generate(synth_dir, preset=preset).format())
     else:
         print(f'Using the SynthEO data already in {synth_dir}.')
+    weights = None if broken else standin_teacher(synth_dir)
     args = [
         'fit',
-        '--config', str(CONFIG),
+        '--config', str(demo_config(out_dir, weights, broken)),
         '--data.init_args.root', str(synth_dir / 'pretrain'),
         '--trainer.logger.init_args.save_dir', str(out_dir),
     ]  # fmt: skip
@@ -93,23 +182,48 @@ def run(
     if precision is not None:
         args += ['--trainer.precision', precision]
     dtcd_main(args)
-    versions = sorted(
-        (out_dir / 'demo_pretrain').glob('version_*'), key=lambda p: p.stat().st_mtime
-    )
+    name = 'demo_pretrain_broken' if broken else 'demo_pretrain'
+    versions = sorted((out_dir / name).glob('version_*'), key=lambda p: p.stat().st_mtime)
     checkpoint = versions[-1] / 'checkpoints' / 'last.ckpt'
     agreement = feature_agreement(versions[-1])
     pretrained = MultiStemSwin.from_pretrained(checkpoint)
-    torch.manual_seed(0)
-    random = MultiStemSwin(**pretrained.config())
-    results = {
-        'pretrained (demo)': probe(pretrained, synth_dir / 'eurosat'),
-        'random init': probe(random, synth_dir / 'eurosat'),
-    }
+    eurosat = synth_dir / 'eurosat'
+    ours = probe(pretrained, eurosat)
+    randoms = [probe(r, eurosat) for r in random_students(pretrained.config(), RANDOM_SEEDS)]
+    results: dict[str, dict[str, float]] = {'pretrained': accuracies(ours)}
+    for seed, correct in zip(RANDOM_SEEDS, randoms, strict=True):
+        results[f'random seed {seed}'] = accuracies(correct)
+    label = 'broken pretraining' if broken else 'pretrained'
     print(f'\nFrozen-feature probes on SynthEO scene classification (ms stem, {checkpoint}):')
-    print(f'| {"backbone":<18} | linear test acc | k-NN test acc |')
-    print(f'|{"-" * 20}|-----------------|---------------|')
-    for name, acc in results.items():
-        print(f'| {name:<18} | {acc["linear"]:15.3f} | {acc["knn"]:13.3f} |')
+    print('| backbone | linear test acc | k-NN test acc |\n|---|---:|---:|')
+    print(
+        f'| {label} | {results["pretrained"]["linear"]:.3f} | {results["pretrained"]["knn"]:.3f} |'
+    )
+    spread = {k: mean_and_std([accuracies(c)[k] for c in randoms]) for k in ('linear', 'knn')}
+    print(
+        f'| random init ({len(RANDOM_SEEDS)} seeds, mean ± std) | '
+        f'{spread["linear"][0]:.3f} ± {spread["linear"][1]:.3f} | '
+        f'{spread["knn"][0]:.3f} ± {spread["knn"][1]:.3f} |'
+    )
+    gains = {}
+    for read_out in ('linear', 'knn'):
+        # Against the pooled random seeds: every (pretrained, random seed) pair of answers.
+        ours_flags = ours[read_out].repeat(len(randoms))
+        theirs_flags = torch.cat([c[read_out] for c in randoms])
+        gains[read_out] = paired_bootstrap(ours_flags, theirs_flags)
+        results['gain'] = results.get('gain', {}) | {read_out: gains[read_out][0]}
+        results['gain_low'] = results.get('gain_low', {}) | {read_out: gains[read_out][1]}
+    print(
+        '| gain over random (95 % paired bootstrap over test images) | '
+        + ' | '.join(f'{g:+.3f} [{lo:+.3f}, {hi:+.3f}]' for g, lo, hi in gains.values())
+        + ' |'
+    )
+    if weights is not None:
+        print('\nWhat the stand-in optical teacher knows (RGB scene classification, same probes):')
+        print('| network | linear test acc | k-NN test acc |\n|---|---:|---:|')
+        for row, acc in teacher_rows(weights, pretrained.config(), eurosat).items():
+            results[row] = acc
+            print(f'| {row} | {acc["linear"]:.3f} | {acc["knn"]:.3f} |')
     print('\nTeacher-student agreement on fixed images (mean patch cosine, TensorBoard features/):')
     for tag, ((first_step, first), (last_step, last)) in agreement.items():
         print(
@@ -130,8 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         '--precision', default=None, help='e.g. 32-true (default: resolved from the hardware)'
     )
+    parser.add_argument(
+        '--broken', action='store_true', help='teachers without information (the control run)'
+    )
     args = parser.parse_args(argv)
-    run(args.synth_dir, args.out, args.preset, args.max_epochs, args.precision)
+    run(args.synth_dir, args.out, args.preset, args.max_epochs, args.precision, args.broken)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,7 @@
 """DistillationModule: gradients, checkpoints, EMA timing, and a real `dtcd fit` run."""
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader
 
+from benchmarks import pretrain_step
 from dtcd.augment import MultiCrop
 from dtcd.distill import DINOObjective, MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.main import main
@@ -228,3 +231,26 @@ def test_resume_at_epoch_boundary_matches_uninterrupted_run(tmp_path: Path) -> N
     ):
         if isinstance(a, torch.Tensor):
             torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
+@pytest.mark.slow
+def test_compiled_networks_give_the_eager_losses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compile: true`` compiles the student's and both teachers' forwards, same numbers."""
+    preset = replace(pretrain_step.PRESETS['cpu-small'], **pretrain_step.TINY)
+    torch.manual_seed(0)
+    eager = pretrain_step.build_module(preset).eval()
+    compiled = copy.deepcopy(eager)
+    compiled.hparams['compile'] = True
+    compiled.configure_model()
+    compiled.configure_model()  # Lightning calls it again on every fit / test: compiles once
+    optical = compiled.teachers[1].teacher.model
+    assert hasattr(compiled.student.forward_features, '_torchdynamo_orig_callable')
+    assert hasattr(optical.forward_intermediates, '_torchdynamo_orig_callable')
+    views = eager.multicrop(torch.randn(2, 10, 40, 40))
+    for module in (eager, compiled):
+        monkeypatch.setattr(module.multicrop, 'forward', lambda images: views)
+    with torch.no_grad():
+        _, ours, _ = compiled.compute_losses(torch.zeros(1), progress=0.0, check_input=False)
+        _, theirs, _ = eager.compute_losses(torch.zeros(1), progress=0.0, check_input=False)
+    for name, value in theirs.items():
+        assert ours[name].item() == pytest.approx(value.item(), rel=1e-4, abs=1e-6), name

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import StochasticDepth
 
+from benchmarks.plain_step import coding_rate, cross_view, mlp_head
 from dtcd.augment import MultiCrop, MultiCropViews
 from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation
 from dtcd.models import FrozenTeacher
@@ -44,31 +45,13 @@ def without_stochastic_depth(model: nn.Module) -> None:
 # ---------------------------------------------------------------- the authors' step, replicated
 def head(module: nn.Module, x: Tensor) -> Tensor:
     """DINOHead without prototypes: 3-layer MLP, L2-normalised output (PAPER.md §2.5)."""
-    return F.normalize(module.mlp(x), dim=-1)
+    return mlp_head(module.mlp, x)
 
 
 def pooled(model: DEOReference, x: Tensor, stem: str) -> Tensor:
     """Swin output, final LayerNorm, global average pool (PAPER.md §2.3)."""
     last = model.stage_features(x, stem)[-1].permute(0, 2, 3, 1)
     return model.backbone.norm(last).mean(dim=(1, 2))
-
-
-def cross_view(teacher: Tensor, student: Tensor) -> Tensor:
-    """Σ_u Σ_{v≠u} mean_b cos(T_u, S_v) / (2V − 2), over 2 teacher and V student views."""
-    views = student.shape[0]
-    total = sum(
-        F.cosine_similarity(teacher[u], student[v], dim=-1).mean()
-        for u in range(teacher.shape[0])
-        for v in range(views)
-        if v != u
-    )
-    return total / (2 * views - 2)
-
-
-def coding_rate(z: Tensor) -> Tensor:
-    """½ logdet(I + p/(m·N·ε) ZᵀZ) with N = 1, through torch.logdet (not a Cholesky factor)."""
-    m, p = z.shape
-    return 0.5 * torch.logdet(torch.eye(p) + p / (m * EPS) * z.T @ z)
 
 
 def authors_step(
@@ -81,7 +64,7 @@ def authors_step(
         teacher = torch.stack([head(ema.head_ms, pooled(ema, g, 'ms')) for g in views[:2]])
     p, m = ms.shape[-1], ms.shape[1]
     compression = cross_view(teacher, ms)
-    rates = [coding_rate((ms[u] + teacher[u]) / 2) for u in range(2)]
+    rates = [coding_rate((ms[u] + teacher[u]) / 2, EPS) for u in range(2)]
     expansion = (p + m) / (p * m) * 0.5 * (rates[0] + rates[1])
     rgb = [v[:, :3] for v in views]  # R, G, B are the first three DEO channels
     with torch.no_grad():

@@ -102,6 +102,9 @@ class Teacher(nn.Module, ABC):
     def update(self, student: Student, progress: float) -> None:
         """Called once after each optimizer step (EMA, centering); nothing by default."""
 
+    def compile_networks(self) -> None:
+        """``torch.compile`` the networks :meth:`targets` runs, in place; nothing by default."""
+
     def masking_token(self) -> Tensor | None:
         """The learnt token that replaces masked cells of ``global_masked`` passes, if any."""
         return None

@@ -84,6 +84,11 @@ class OpticalDistillation(Teacher):
             passes.add((self.stem, 'local'))
         return passes
 
+    def compile_networks(self) -> None:
+        """Compile the frozen network's forward (static shapes)."""
+        model = self.teacher.model
+        model.forward_intermediates = torch.compile(model.forward_intermediates, dynamic=False)
+
     @torch.no_grad()
     def targets(
         self, views: MultiCropViews, bands: tuple[str, ...], progress: float

@@ -75,6 +75,11 @@ class SelfDistillation(Teacher):
         grid = (count * batch, *self.mask_grid(height, width))
         return self.objective.sample_masks(grid, views.global_views.device)
 
+    def compile_networks(self) -> None:
+        """Compile the EMA body's forward (static shapes: one graph per crop size)."""
+        backbone = self.teacher.backbone
+        backbone.forward_features = torch.compile(backbone.forward_features, dynamic=False)
+
     def masking_token(self) -> Tensor | None:
         """The learnt mask token, when the objective masks."""
         return self.mask_token if self.objective.masks else None

@@ -62,6 +62,9 @@ class DistillationModule(LightningModule):
             step and names the first bad one; ``n > 1`` every ``n`` steps; ``0`` on the first
             step and on the steps Lightning writes logs. ``nonfinite: skip`` checks every step.
             Non-finite weights are never checkpointed either way.
+        compile: ``torch.compile`` the student's and the teachers' forwards (static shapes: one
+            graph per crop size and stem). Off by default: on 2 CPU cores compiling takes
+            minutes, more than a short run gains (benchmarks/RESULTS.md).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class DistillationModule(LightningModule):
         nonfinite: Literal['raise', 'skip'] = 'raise',
         image_log_every_n_steps: int = 0,
         finite_check_every_n_steps: int = 1,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=['student', 'teachers', 'multicrop'])
@@ -102,6 +106,18 @@ class DistillationModule(LightningModule):
             raise ValueError('Only one teacher may mask the global views (they share one pass).')
         self.masker = maskers[0] if maskers else None
         self._restored_rng_ranks = 0  # ranks whose generator states the resumed checkpoint held
+        self._compiled = False
+
+    def configure_model(self) -> None:
+        """With ``compile``, compile the networks' forwards in place, once (Lightning calls this
+        before every fit, validate or test)."""
+        if self.hparams.get('compile') and not self._compiled:
+            self.student.forward_features = torch.compile(
+                self.student.forward_features, dynamic=False
+            )
+            for teacher in self.teachers:
+                teacher.compile_networks()
+            self._compiled = True
 
     def schedule(self) -> StepSchedule:
         """The run's per-step schedules; lr scaled by the global batch (the DINO rule)."""

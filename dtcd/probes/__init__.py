@@ -6,7 +6,13 @@ from dtcd.probes.cache import FeatureCache
 from dtcd.probes.change import ChangeDetectionProbe
 from dtcd.probes.classification import ClassificationProbe
 from dtcd.probes.knn import knn_scores
-from dtcd.probes.linear import accuracy, extract_features, fit_linear_classifier, knn_accuracy
+from dtcd.probes.linear import (
+    accuracy,
+    extract_features,
+    fit_linear_classifier,
+    knn_accuracy,
+    knn_predict,
+)
 from dtcd.probes.segmentation import SegmentationProbe
 
 __all__ = [
@@ -23,5 +29,6 @@ __all__ = [
     'extract_features',
     'fit_linear_classifier',
     'knn_accuracy',
+    'knn_predict',
     'knn_scores',
 ]

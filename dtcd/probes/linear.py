@@ -86,14 +86,13 @@ def accuracy(linear: torch.nn.Linear, features: Tensor, labels: Tensor) -> float
 
 
 @torch.no_grad()
-def knn_accuracy(
+def knn_predict(
     train_features: Tensor,
     train_labels: Tensor,
     test_features: Tensor,
-    test_labels: Tensor,
     k: int = 10,
-) -> float:
-    """Top-1 accuracy of an unweighted cosine k-nearest-neighbour vote (the usual SSL read-out).
+) -> Tensor:
+    """Labels of an unweighted cosine k-nearest-neighbour vote (the usual SSL read-out).
 
     Features are centred on the training mean first, so the vote compares directions of
     variation rather than a shared offset; an infinite temperature makes every neighbour's vote
@@ -108,4 +107,16 @@ def knn_accuracy(
         k=k,
         temperature=float('inf'),
     )
-    return (scores.argmax(dim=1) == test_labels).float().mean().item()
+    return scores.argmax(dim=1)
+
+
+def knn_accuracy(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    test_labels: Tensor,
+    k: int = 10,
+) -> float:
+    """Top-1 accuracy of :func:`knn_predict`."""
+    predicted = knn_predict(train_features, train_labels, test_features, k)
+    return (predicted == test_labels).float().mean().item()
