@@ -27,16 +27,13 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor, nn
-from torchgeo.datasets import EuroSAT
 
+from dtcd.analysis.headroom import accuracies, random_students, scene_probe
 from dtcd.analysis.statistics import mean_and_std, paired_bootstrap
-from dtcd.bands import EUROSAT13, RGB
-from dtcd.data.datamodules.pretrain import normalize_like_pretraining
-from dtcd.data.specs import EUROSAT_CLASSES
+from dtcd.bands import RGB
 from dtcd.data.synthetic import generate
 from dtcd.main import main as dtcd_main
 from dtcd.models import FrozenTeacher, MultiStemSwin
-from dtcd.probes import extract_features, fit_linear_classifier, knn_predict
 from dtcd.standin_teacher import DEMO_MODEL, DEMO_MODEL_KWARGS, train_standin_teacher
 
 CONFIG = Path(__file__).resolve().parents[1] / 'experiments' / 'pretrain' / 'demo.yaml'
@@ -56,41 +53,6 @@ class TeacherClassToken(nn.Module):
 
     def forward(self, x: Tensor, stem: str) -> Tensor:
         return self.teacher(x, RGB).cls
-
-
-def probe(backbone: nn.Module, root: Path, stem: str = 'ms') -> dict[str, Tensor]:
-    """Frozen ``stem`` features of SynthEO's EuroSAT splits; per test image, whether the linear
-    classifier and the k-NN vote (both fitted on the train split) got it right."""
-    splits = {s: EuroSAT(root=str(root), split=s, bands=EUROSAT13) for s in ('train', 'test')}
-    bands = backbone.bands[stem]
-    features = {
-        name: extract_features(
-            backbone, dataset, stem, EUROSAT13, lambda x: normalize_like_pretraining(x, bands)
-        )
-        for name, dataset in splits.items()
-    }
-    (train, train_labels), (test, test_labels) = features['train'], features['test']
-    linear = fit_linear_classifier(train, train_labels, num_classes=len(EUROSAT_CLASSES))
-    with torch.no_grad():
-        linear_predicted = linear(test).argmax(dim=1)
-    return {
-        'linear': linear_predicted == test_labels,
-        'knn': knn_predict(train, train_labels, test, k=10) == test_labels,
-    }
-
-
-def accuracies(correct: dict[str, Tensor]) -> dict[str, float]:
-    """Accuracy per read-out."""
-    return {name: flags.float().mean().item() for name, flags in correct.items()}
-
-
-def random_students(config: dict, seeds: tuple[int, ...]) -> list[MultiStemSwin]:
-    """Untrained students of the pretrained one's architecture, one per seed."""
-    students = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        students.append(MultiStemSwin(**config))
-    return students
 
 
 def demo_config(out_dir: Path, teacher_weights: Path | None, broken: bool) -> Path:
@@ -132,8 +94,8 @@ def teacher_rows(weights: Path, student_config: dict, root: Path) -> dict[str, d
     teacher = FrozenTeacher(DEMO_MODEL, str(weights), (0,), None, model_kwargs=DEMO_MODEL_KWARGS)
     random = random_students(student_config, RANDOM_SEEDS[:1])[0]
     return {
-        'stand-in teacher (RGB)': accuracies(probe(TeacherClassToken(teacher), root, 'rgb')),
-        'random init (RGB stem)': accuracies(probe(random, root, 'rgb')),
+        'stand-in teacher (RGB)': accuracies(scene_probe(TeacherClassToken(teacher), root, 'rgb')),
+        'random init (RGB stem)': accuracies(scene_probe(random, root, 'rgb')),
     }
 
 
@@ -188,8 +150,8 @@ def run(
     agreement = feature_agreement(versions[-1])
     pretrained = MultiStemSwin.from_pretrained(checkpoint)
     eurosat = synth_dir / 'eurosat'
-    ours = probe(pretrained, eurosat)
-    randoms = [probe(r, eurosat) for r in random_students(pretrained.config(), RANDOM_SEEDS)]
+    ours = scene_probe(pretrained, eurosat)
+    randoms = [scene_probe(r, eurosat) for r in random_students(pretrained.config(), RANDOM_SEEDS)]
     results: dict[str, dict[str, float]] = {'pretrained': accuracies(ours)}
     for seed, correct in zip(RANDOM_SEEDS, randoms, strict=True):
         results[f'random seed {seed}'] = accuracies(correct)

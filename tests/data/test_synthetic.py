@@ -4,6 +4,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torchgeo.datasets import OSCD, EuroSAT
@@ -140,12 +141,28 @@ def linear_probe_accuracy(root: Path, bands: tuple[str, ...]) -> float:
     return (x_test @ weight + bias).argmax(1).eq(y_test).float().mean().item()
 
 
-def test_multispectral_beats_rgb_on_eurosat(synth_root: Path) -> None:
+def test_multispectral_beats_rgb_and_mean_spectra_leave_room(synth_root: Path) -> None:
+    """RGB twins keep MS ahead of RGB; spatial twins keep the mean spectrum far from the ceiling
+    (SynthEO v2: it cannot separate three pairs of classes, so at most 7 of 10)."""
     root = synth_root / 'eurosat'
     all_bands = tuple(EuroSAT.all_band_names)
     assert set(all_bands) == set(S2_BANDS)
     ms = linear_probe_accuracy(root, all_bands)
     rgb = linear_probe_accuracy(root, RGB)
     print(f'mean-spectrum linear probe: 13 bands {ms:.3f}, RGB {rgb:.3f}')
-    assert ms >= 0.7
-    assert ms - rgb >= 0.15
+    assert 0.4 <= ms <= 0.7  # measured 0.550 (v1: 0.80 on the demo preset)
+    assert ms - rgb >= 0.1  # measured 0.125
+
+
+@pytest.mark.parametrize(
+    'pair',
+    [('Pasture', 'HerbaceousVegetation'), ('Residential', 'Industrial'), ('River', 'SeaLake')],
+)
+def test_spatial_twins_share_their_mean_spectra(synth_root: Path, pair: tuple[str, str]) -> None:
+    """Per band, the two classes' mean reflectances differ by less than their spread (demo
+    preset, largest gap over bands: v2 0.19-0.37; v1 2.4-6.6)."""
+    x, y = mean_spectra(synth_root / 'eurosat', 'train', tuple(EuroSAT.all_band_names))
+    first, second = (x[y == EUROSAT_CLASSES.index(name)] for name in pair)
+    spread = torch.cat([first - first.mean(0), second - second.mean(0)]).std(0)
+    gap = (first.mean(0) - second.mean(0)).abs() / spread
+    assert gap.max() < 1.0, gap
