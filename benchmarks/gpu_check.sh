@@ -5,7 +5,8 @@
 #   2. the CUDA tests (tests/test_cuda.py) and the precision tests;
 #   3. the `paper` preset step (Swin-T + DINOv3 ViT-B/16, 2 x 224 + 10 x 96 crops) at batch 64,
 #      the paper's per-GPU batch, in bf16: phase table (the augmentation's share is its 'augment'
-#      row), images/s, peak memory;
+#      row), images/s, peak memory, and dtcd against the plain torchvision / timm step;
+#      then the same with --compile (static shapes; the warm-up step compiles);
 #   4. where there are two GPUs, a 2-process DDP pretraining smoke test (tiny config).
 # Each part is timed and a failed part does not stop the others; the exit status says if any did.
 set -uo pipefail
@@ -28,6 +29,8 @@ r = resolve_precision('bf16-mixed', 'gpu'); print(r.message('bf16-mixed'))"
 part tests "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_precision.py
 part paper_bf16_b64 "$PYTHON" -m benchmarks.pretrain_step --preset paper --device cuda \
     --batch-size 64 --precision bf16
+part paper_bf16_b64_compile "$PYTHON" -m benchmarks.pretrain_step --preset paper --device cuda \
+    --batch-size 64 --precision bf16 --compile --no-baseline --no-flops
 if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
     SYNTH=$(mktemp -d)
     part synth "$PYTHON" -m dtcd.main synth --out "$SYNTH" --preset tiny

@@ -12,9 +12,11 @@
    student and of randomly initialised ones of the same architecture (three seeds), with a linear
    classifier and a k-NN vote, and print the gain with a paired bootstrap interval.
 
-``--broken`` pretrains with teachers that carry no information (the EMA teacher frozen at its
-random initialisation, the optical teacher random): the gain should vanish, which is the
-evidence that the demo's numbers measure the method (issue 15).
+``--control shuffled-targets`` pretrains with each teacher's targets handed to another image of
+the batch (:class:`~dtcd.distill.ShuffledTargets`): the gain that remains is not the method's.
+``--control random-teachers`` freezes the EMA teacher at its random initialisation and makes the
+optical teacher random; distilling random teachers is known to teach something already, so it is
+the weaker control (issue 15).
 """
 
 from __future__ import annotations
@@ -55,19 +57,33 @@ class TeacherClassToken(nn.Module):
         return self.teacher(x, RGB).cls
 
 
-def demo_config(out_dir: Path, teacher_weights: Path | None, broken: bool) -> Path:
-    """demo.yaml with the optical teacher's weights set (and, ``broken``, the EMA frozen at
-    initialisation and the optical teacher random), saved where the run can be read from."""
+#: Control runs (see the module docstring).
+CONTROLS = ('shuffled-targets', 'random-teachers')
+
+
+def demo_config(out_dir: Path, teacher_weights: Path | None, control: str | None = None) -> Path:
+    """demo.yaml with the optical teacher's weights set, changed for a control run, saved where
+    the run can be read from."""
     config = yaml.safe_load(CONFIG.read_text())
-    ms, optical = config['model']['init_args']['teachers']
+    teachers = config['model']['init_args']['teachers']
+    ms, optical = teachers
+    random = control == 'random-teachers' or teacher_weights is None
     optical['init_args']['teacher']['init_args']['weights'] = (
-        None if broken or teacher_weights is None else str(teacher_weights)
+        None if random else str(teacher_weights)
     )
-    if broken:
+    if control == 'random-teachers':
         ms['init_args']['momentum'] = [1.0, 1.0]
-        config['trainer']['logger']['init_args']['name'] = 'demo_pretrain_broken'
+    elif control == 'shuffled-targets':
+        config['model']['init_args']['teachers'] = [
+            {'class_path': 'dtcd.distill.ShuffledTargets', 'init_args': {'teacher': t}}
+            for t in teachers
+        ]
+    elif control is not None:
+        raise ValueError(f'Unknown control {control!r}; choose one of {CONTROLS}.')
+    name = 'demo_pretrain' + (f'_{control}' if control else '')
+    config['trainer']['logger']['init_args']['name'] = name
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / ('demo_broken.yaml' if broken else 'demo.yaml')
+    path = out_dir / f'{name}.yaml'
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -121,7 +137,7 @@ def run(
     preset: str,
     max_epochs: int | None,
     precision: str | None = None,
-    broken: bool = False,
+    control: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run the demo; returns the probe accuracies (pretrained, random seeds, gains).
 
@@ -132,10 +148,10 @@ def run(
         print(generate(synth_dir, preset=preset).format())
     else:
         print(f'Using the SynthEO data already in {synth_dir}.')
-    weights = None if broken else standin_teacher(synth_dir)
+    weights = None if control == 'random-teachers' else standin_teacher(synth_dir)
     args = [
         'fit',
-        '--config', str(demo_config(out_dir, weights, broken)),
+        '--config', str(demo_config(out_dir, weights, control)),
         '--data.init_args.root', str(synth_dir / 'pretrain'),
         '--trainer.logger.init_args.save_dir', str(out_dir),
     ]  # fmt: skip
@@ -144,7 +160,7 @@ def run(
     if precision is not None:
         args += ['--trainer.precision', precision]
     dtcd_main(args)
-    name = 'demo_pretrain_broken' if broken else 'demo_pretrain'
+    name = 'demo_pretrain' + (f'_{control}' if control else '')
     versions = sorted((out_dir / name).glob('version_*'), key=lambda p: p.stat().st_mtime)
     checkpoint = versions[-1] / 'checkpoints' / 'last.ckpt'
     agreement = feature_agreement(versions[-1])
@@ -155,7 +171,7 @@ def run(
     results: dict[str, dict[str, float]] = {'pretrained': accuracies(ours)}
     for seed, correct in zip(RANDOM_SEEDS, randoms, strict=True):
         results[f'random seed {seed}'] = accuracies(correct)
-    label = 'broken pretraining' if broken else 'pretrained'
+    label = f'pretrained, control: {control}' if control else 'pretrained'
     print(f'\nFrozen-feature probes on SynthEO scene classification (ms stem, {checkpoint}):')
     print('| backbone | linear test acc | k-NN test acc |\n|---|---:|---:|')
     print(
@@ -206,11 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         '--precision', default=None, help='e.g. 32-true (default: resolved from the hardware)'
     )
-    parser.add_argument(
-        '--broken', action='store_true', help='teachers without information (the control run)'
-    )
+    parser.add_argument('--control', choices=CONTROLS, help='a control run (module docstring)')
     args = parser.parse_args(argv)
-    run(args.synth_dir, args.out, args.preset, args.max_epochs, args.precision, args.broken)
+    run(args.synth_dir, args.out, args.preset, args.max_epochs, args.precision, args.control)
 
 
 if __name__ == '__main__':

@@ -67,6 +67,13 @@ def _export(argv: Sequence[str]) -> None:
     print(f'wrote {export(args.checkpoint, args.out, prefix=prefix)}')
 
 
+def _teacher(argv: Sequence[str]) -> None:
+    """``dtcd teacher``: train the stand-in optical teacher (see :mod:`dtcd.standin_teacher`)."""
+    from dtcd.standin_teacher import main as teacher_main
+
+    teacher_main(argv)
+
+
 def _sweep(argv: Sequence[str]) -> None:
     """``dtcd sweep``: evaluate backbones x probe configs, resumably (see :mod:`dtcd.sweep`)."""
     from dtcd.sweep import main as sweep_main
@@ -78,6 +85,7 @@ EXTRA_VERBS: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     'synth': (_synth, 'Generate SynthEO synthetic Sentinel-2 datasets (no download).'),
     'export': (_export, "Export a checkpoint's student backbone to .safetensors."),
     'sweep': (_sweep, 'Evaluate backbones x probe configs x seeds; tables and plots.'),
+    'teacher': (_teacher, 'Train the stand-in optical teacher on SynthEO material truth.'),
 }
 
 

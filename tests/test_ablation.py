@@ -58,9 +58,8 @@ def test_rows_build_up_the_recipe_one_change_at_a_time(
 def test_ablation_sweep_makes_and_probes_the_teacher_and_every_row() -> None:
     sweep = Sweep.load(ROOT / 'experiments' / 'sweeps' / 'synth_ablation.yaml')
     steps = {step.name: step for step in sweep.prepare}
-    assert list(steps) == ['synth', 'optical_teacher', 'optical_teacher_export'] + [
-        r.stem for r in ROWS
-    ]
+    assert list(steps) == ['synth', 'optical_teacher'] + [r.stem for r in ROWS]
+    assert steps['optical_teacher'].run[0] == 'teacher'  # the stand-in taught SynthEO's materials
     for row in ROWS:  # each row: the demo config with the row's delta, writing what is probed
         step = steps[row.stem]
         assert step.run[-4:] == ('--config', str(DEMO.relative_to(ROOT)), '--config',
@@ -68,7 +67,7 @@ def test_ablation_sweep_makes_and_probes_the_teacher_and_every_row() -> None:
         assert step.creates == f'checkpoints/ablation/{row.stem}/last.ckpt'
     specs = [b.spec for b in sweep.backbones]
     assert specs[2:] == [steps[r.stem].creates for r in ROWS]
-    teacher_weights = steps['optical_teacher_export'].creates
+    teacher_weights = steps['optical_teacher'].creates
     assert sweep.backbones[0].weights == teacher_weights
     assert sweep.backbones[1].spec.startswith('random:') and sweep.ablation
     for row in ROWS[1:]:

@@ -41,12 +41,18 @@ def test_trained_teacher_knows_materials_and_loads_as_frozen_teacher(tmp_path: P
     )
 
 
-@pytest.mark.parametrize('broken', [False, True])
-def test_demo_config_sets_the_teacher_and_breaks_both_teachers(
-    tmp_path: Path, broken: bool
-) -> None:
-    config = yaml.safe_load(demo_config(tmp_path, tmp_path / 'w.safetensors', broken).read_text())
-    ms, optical = config['model']['init_args']['teachers']
+@pytest.mark.parametrize('control', [None, 'random-teachers', 'shuffled-targets'])
+def test_demo_config_sets_the_teacher_and_each_control(tmp_path: Path, control: str | None) -> None:
+    path = demo_config(tmp_path, tmp_path / 'w.safetensors', control)
+    config = yaml.safe_load(path.read_text())
+    teachers = config['model']['init_args']['teachers']
+    if control == 'shuffled-targets':
+        assert [t['class_path'] for t in teachers] == ['dtcd.distill.ShuffledTargets'] * 2
+        teachers = [t['init_args']['teacher'] for t in teachers]
+    ms, optical = teachers
     weights = optical['init_args']['teacher']['init_args']['weights']
-    assert weights == (None if broken else str(tmp_path / 'w.safetensors'))
-    assert ms['init_args']['momentum'] == ([1.0, 1.0] if broken else [0.99, 1.0])
+    assert weights == (None if control == 'random-teachers' else str(tmp_path / 'w.safetensors'))
+    assert ms['init_args']['momentum'] == (
+        [1.0, 1.0] if control == 'random-teachers' else [0.99, 1.0]
+    )
+    assert config['trainer']['logger']['init_args']['name'] == path.stem

@@ -11,9 +11,13 @@ Sentinel-2, is the same scene at 2.5 m with its finer detail.
 
 Multispectral information matters by design: each pair in :data:`RGB_TWINS` has identical
 visible reflectance but differs in the red edge, NIR or SWIR (lush pasture vs. natural meadow,
-annual crop vs. orchard canopy, concrete vs. metal roofs), so EuroSAT's Pasture /
-HerbaceousVegetation, AnnualCrop / PermanentCrop and Residential / Industrial are hard to tell
-apart from RGB alone.
+annual crop vs. orchard canopy, concrete vs. metal roofs), so EuroSAT's AnnualCrop /
+PermanentCrop are hard to tell apart from RGB alone, and the mixes of materials inside scenes and
+segmentation maps carry more in MS than in RGB.
+
+Spatial structure matters too (SynthEO v2): Pasture / HerbaceousVegetation, Residential /
+Industrial and River / SeaLake draw materials and shares from one distribution and differ only in
+arrangement (:mod:`dtcd.data.synthetic.recipes`), so the mean spectrum cannot tell them apart.
 
 Every output is deterministic for a seed: each scene draws from its own
 ``numpy.random.default_rng([seed, dataset, index])`` and the writers store no timestamps.
@@ -28,6 +32,7 @@ The package, one concept per module (each imports only those above it):
     change       bi-temporal scene pairs for OSCD
     writers      the on-disk writers, one per layout, and their encodings
     generation   :class:`Preset`, :data:`PRESETS` and :func:`generate`
+    truth        scenes with their material shares, for the stand-in optical teacher
 
 On-disk layout under the output directory (the first two are the real layouts TorchGeo reads)::
 
