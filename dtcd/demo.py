@@ -131,6 +131,40 @@ def feature_agreement(run_dir: Path) -> dict[str, tuple[tuple[int, float], tuple
     return agreement
 
 
+def compare_with_random(
+    label: str, ours: dict[str, Tensor], randoms: list[dict[str, Tensor]]
+) -> dict[str, dict[str, float]]:
+    """Print the pretrained-vs-random table; return the accuracies and the gains with their 95 %
+    paired bootstrap interval (pooled over the random seeds: every pair of answers)."""
+    results = {'pretrained': accuracies(ours)}
+    for seed, correct in zip(RANDOM_SEEDS, randoms, strict=True):
+        results[f'random seed {seed}'] = accuracies(correct)
+    print('| backbone | linear test acc | k-NN test acc |\n|---|---:|---:|')
+    print(
+        f'| {label} | {results["pretrained"]["linear"]:.3f} | {results["pretrained"]["knn"]:.3f} |'
+    )
+    spread = {k: mean_and_std([accuracies(c)[k] for c in randoms]) for k in ('linear', 'knn')}
+    print(
+        f'| random init ({len(randoms)} seeds, mean ± std) | '
+        f'{spread["linear"][0]:.3f} ± {spread["linear"][1]:.3f} | '
+        f'{spread["knn"][0]:.3f} ± {spread["knn"][1]:.3f} |'
+    )
+    gains = {
+        read_out: paired_bootstrap(
+            ours[read_out].repeat(len(randoms)), torch.cat([c[read_out] for c in randoms])
+        )
+        for read_out in ('linear', 'knn')
+    }
+    for i, key in enumerate(('gain', 'gain_low', 'gain_high')):
+        results[key] = {read_out: gain[i] for read_out, gain in gains.items()}
+    print(
+        '| gain over random (95 % paired bootstrap over test images) | '
+        + ' | '.join(f'{g:+.3f} [{lo:+.3f}, {hi:+.3f}]' for g, lo, hi in gains.values())
+        + ' |'
+    )
+    return results
+
+
 def run(
     synth_dir: Path,
     out_dir: Path,
@@ -168,34 +202,9 @@ def run(
     eurosat = synth_dir / 'eurosat'
     ours = scene_probe(pretrained, eurosat)
     randoms = [scene_probe(r, eurosat) for r in random_students(pretrained.config(), RANDOM_SEEDS)]
-    results: dict[str, dict[str, float]] = {'pretrained': accuracies(ours)}
-    for seed, correct in zip(RANDOM_SEEDS, randoms, strict=True):
-        results[f'random seed {seed}'] = accuracies(correct)
     label = f'pretrained, control: {control}' if control else 'pretrained'
     print(f'\nFrozen-feature probes on SynthEO scene classification (ms stem, {checkpoint}):')
-    print('| backbone | linear test acc | k-NN test acc |\n|---|---:|---:|')
-    print(
-        f'| {label} | {results["pretrained"]["linear"]:.3f} | {results["pretrained"]["knn"]:.3f} |'
-    )
-    spread = {k: mean_and_std([accuracies(c)[k] for c in randoms]) for k in ('linear', 'knn')}
-    print(
-        f'| random init ({len(RANDOM_SEEDS)} seeds, mean ± std) | '
-        f'{spread["linear"][0]:.3f} ± {spread["linear"][1]:.3f} | '
-        f'{spread["knn"][0]:.3f} ± {spread["knn"][1]:.3f} |'
-    )
-    gains = {}
-    for read_out in ('linear', 'knn'):
-        # Against the pooled random seeds: every (pretrained, random seed) pair of answers.
-        ours_flags = ours[read_out].repeat(len(randoms))
-        theirs_flags = torch.cat([c[read_out] for c in randoms])
-        gains[read_out] = paired_bootstrap(ours_flags, theirs_flags)
-        results['gain'] = results.get('gain', {}) | {read_out: gains[read_out][0]}
-        results['gain_low'] = results.get('gain_low', {}) | {read_out: gains[read_out][1]}
-    print(
-        '| gain over random (95 % paired bootstrap over test images) | '
-        + ' | '.join(f'{g:+.3f} [{lo:+.3f}, {hi:+.3f}]' for g, lo, hi in gains.values())
-        + ' |'
-    )
+    results = compare_with_random(label, ours, randoms)
     if weights is not None:
         print('\nWhat the stand-in optical teacher knows (RGB scene classification, same probes):')
         print('| network | linear test acc | k-NN test acc |\n|---|---:|---:|')

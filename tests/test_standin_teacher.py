@@ -3,13 +3,10 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
-import yaml
 
 from dtcd.bands import DEO10
 from dtcd.data.synthetic.truth import NUM_MATERIALS, scenes_with_materials
-from dtcd.demo import demo_config
 from dtcd.models import FrozenTeacher
 from dtcd.standin_teacher import DEMO_MODEL, DEMO_MODEL_KWARGS, train_standin_teacher
 
@@ -39,20 +36,3 @@ def test_trained_teacher_knows_materials_and_loads_as_frozen_teacher(tmp_path: P
     assert not torch.equal(
         teacher.model.blocks[0].attn.qkv.weight, random.model.blocks[0].attn.qkv.weight
     )
-
-
-@pytest.mark.parametrize('control', [None, 'random-teachers', 'shuffled-targets'])
-def test_demo_config_sets_the_teacher_and_each_control(tmp_path: Path, control: str | None) -> None:
-    path = demo_config(tmp_path, tmp_path / 'w.safetensors', control)
-    config = yaml.safe_load(path.read_text())
-    teachers = config['model']['init_args']['teachers']
-    if control == 'shuffled-targets':
-        assert [t['class_path'] for t in teachers] == ['dtcd.distill.ShuffledTargets'] * 2
-        teachers = [t['init_args']['teacher'] for t in teachers]
-    ms, optical = teachers
-    weights = optical['init_args']['teacher']['init_args']['weights']
-    assert weights == (None if control == 'random-teachers' else str(tmp_path / 'w.safetensors'))
-    assert ms['init_args']['momentum'] == (
-        [1.0, 1.0] if control == 'random-teachers' else [0.99, 1.0]
-    )
-    assert config['trainer']['logger']['init_args']['name'] == path.stem
