@@ -135,7 +135,10 @@ def supervised_accuracy(
 
 
 def headroom(
-    root: Path, config: dict[str, Any] | None = None, seeds: Sequence[int] = (0, 1, 2)
+    root: Path,
+    config: dict[str, Any] | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    supervised_epochs: int = 40,
 ) -> dict[str, dict[str, float]]:
     """Mean-spectrum, random frozen and supervised marks; random and supervised over ``seeds``.
 
@@ -150,7 +153,8 @@ def headroom(
     for read_out in ('linear', 'knn'):
         mean, std = mean_and_std([r[read_out] for r in randoms])
         rows[f'random frozen student, {read_out}'] = {'mean': mean, 'std': std}
-    mean, std = mean_and_std([supervised_accuracy(config, root, seed=s) for s in seeds])
+    supervised = [supervised_accuracy(config, root, supervised_epochs, s) for s in seeds]
+    mean, std = mean_and_std(supervised)
     rows['supervised student (end to end)'] = {'mean': mean, 'std': std}
     return rows
 
