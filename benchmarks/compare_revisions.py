@@ -45,8 +45,6 @@ def knows_flag(tree: Path, flag: str) -> bool:
 def one_run(tree: Path, args: Sequence[str]) -> dict[str, float]:
     """Seconds per row of one process's fp32 phase table."""
     command = [sys.executable, '-m', 'benchmarks.pretrain_step', *args, *TIMING]
-    if knows_flag(tree, '--no-baseline'):
-        command.append('--no-baseline')
     env = os.environ | {'PYTHONPATH': str(tree)}
     out = subprocess.run(
         command, cwd=tree, env=env, check=True, capture_output=True, text=True
@@ -73,10 +71,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     times: dict[str, dict[str, list[float]]] = {args.before: {}, args.after: {}}
     with tempfile.TemporaryDirectory() as tmp:
         trees = {rev: checkout(rev, Path(tmp)) for rev in times}
+        own_args = {  # skip the plain baseline where the revision has one: dtcd's rows only
+            rev: [*passthrough, *(['--no-baseline'] if knows_flag(tree, '--no-baseline') else [])]
+            for rev, tree in trees.items()
+        }
         try:
             for round_ in range(args.rounds):
                 for rev, tree in trees.items():
-                    for row, seconds in one_run(tree, passthrough).items():
+                    for row, seconds in one_run(tree, own_args[rev]).items():
                         times[rev].setdefault(row, []).append(seconds)
                 print(f'round {round_ + 1} of {args.rounds} done', flush=True)
         finally:

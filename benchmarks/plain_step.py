@@ -81,6 +81,14 @@ class PlainSwin(nn.Module):
         return self.norm(h).mean(dim=(1, 2)), kept
 
 
+def channel_slice(bands: tuple[str, ...], wanted: tuple[str, ...]) -> slice:
+    """The channels of ``wanted`` in ``bands`` as a slice (a view), as the authors take them."""
+    index = band_indices(bands, wanted)
+    if index != list(range(index[0], index[0] + len(index))):
+        raise ValueError(f'PlainDEO slices {wanted} as the authors do: consecutive channels.')
+    return slice(index[0], index[0] + len(index))
+
+
 class PlainDEO(nn.Module):
     """A DEO module's student, heads and teachers as plain torchvision / timm modules.
 
@@ -110,11 +118,8 @@ class PlainDEO(nn.Module):
         self.stages = tuple(2 * s for s in optical.stages)  # stages sit at features[0, 2, 4, 6]
         self.ms_stem, self.rgb_stem, self.eps = ms.stem, optical.stem, ms.objective.criterion.eps
         bands = module.multicrop.bands
-        self.ms_index = band_indices(bands, module.student.bands[ms.stem])
-        rgb = band_indices(bands, module.student.bands[optical.stem])
-        if rgb != list(range(rgb[0], rgb[0] + 3)):
-            raise ValueError('PlainDEO slices RGB as the authors do: consecutive channels.')
-        self.rgb = slice(rgb[0], rgb[0] + 3)
+        self.ms = channel_slice(bands, module.student.bands[ms.stem])
+        self.rgb = channel_slice(bands, module.student.bands[optical.stem])
 
     def train(self, mode: bool = True) -> PlainDEO:
         """The EMA body keeps the mode it was copied with (dtcd's eval by default)."""
@@ -132,7 +137,7 @@ def plain_losses(model: PlainDEO, views: MultiCropViews, mark: Mark = lambda _: 
     num_global, batch = views.global_views.shape[:2]
     global_views, local_views = views.global_views.flatten(0, 1), views.local_views.flatten(0, 1)
     with torch.no_grad():
-        pooled, _ = model.ema(global_views[:, model.ms_index], model.ms_stem)
+        pooled, _ = model.ema(global_views[:, model.ms], model.ms_stem)
         teacher_ms = mlp_head(model.ema_head, pooled).unflatten(0, (num_global, batch))
         mark('EMA teacher forward')
         tokens = model.frozen(
@@ -144,9 +149,9 @@ def plain_losses(model: PlainDEO, views: MultiCropViews, mark: Mark = lambda _: 
             intermediates_only=True,
         )
         mark('frozen teacher forward')
-    ms_global, _ = model.student(global_views[:, model.ms_index], model.ms_stem)
+    ms_global, _ = model.student(global_views[:, model.ms], model.ms_stem)
     mark(f'student forward {model.ms_stem}/global')
-    ms_local, _ = model.student(local_views[:, model.ms_index], model.ms_stem)
+    ms_local, _ = model.student(local_views[:, model.ms], model.ms_stem)
     mark(f'student forward {model.ms_stem}/local')
     rgb_global, maps = model.student(global_views[:, model.rgb], model.rgb_stem, model.stages)
     mark(f'student forward {model.rgb_stem}/global')

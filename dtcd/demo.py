@@ -36,7 +36,12 @@ from dtcd.bands import RGB
 from dtcd.data.synthetic import generate
 from dtcd.main import main as dtcd_main
 from dtcd.models import FrozenTeacher, MultiStemSwin
-from dtcd.standin_teacher import DEMO_MODEL, DEMO_MODEL_KWARGS, train_standin_teacher
+from dtcd.standin_teacher import (
+    DEMO_MODEL,
+    DEMO_MODEL_KWARGS,
+    describe,
+    train_standin_teacher,
+)
 
 CONFIG = Path(__file__).resolve().parents[1] / 'experiments' / 'pretrain' / 'demo.yaml'
 #: Seeds of the randomly initialised students the pretrained one is compared with.
@@ -94,13 +99,7 @@ def standin_teacher(synth_dir: Path) -> Path:
     if path.is_file():
         print(f'Using the stand-in optical teacher in {path}.')
         return path
-    result = train_standin_teacher(path)
-    print(
-        f'Stand-in optical teacher trained in {result["seconds"]:.0f} s: held-out patch '
-        f'material accuracy {result["patch_accuracy"]:.3f} (untrained '
-        f'{result["untrained_patch_accuracy"]:.3f}, most common material '
-        f'{result["majority_patch_accuracy"]:.3f}).'
-    )
+    print(describe(path, train_standin_teacher(path)))
     return path
 
 

@@ -141,6 +141,16 @@ def train_standin_teacher(
     return result
 
 
+def describe(out: Path | str, result: Mapping[str, float]) -> str:
+    """One line: where the teacher went and what :func:`train_standin_teacher` measured."""
+    return (
+        f'Stand-in optical teacher saved to {out} ({result["seconds"]:.0f} s): held-out '
+        f'patch material accuracy {result["patch_accuracy"]:.3f} (untrained '
+        f'{result["untrained_patch_accuracy"]:.3f}, most common material '
+        f'{result["majority_patch_accuracy"]:.3f}).'
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry: train and save, print the held-out accuracies."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -150,12 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     result = train_standin_teacher(args.out, scenes=args.scenes, epochs=args.epochs, seed=args.seed)
-    print(
-        f'Stand-in optical teacher saved to {args.out} ({result["seconds"]:.0f} s): held-out '
-        f'patch material accuracy {result["patch_accuracy"]:.3f} (untrained '
-        f'{result["untrained_patch_accuracy"]:.3f}, most common material '
-        f'{result["majority_patch_accuracy"]:.3f}).'
-    )
+    print(describe(args.out, result))
 
 
 if __name__ == '__main__':

@@ -27,7 +27,7 @@ from dtcd.bands import DEO10, EUROSAT13, RGB, reindex
 from dtcd.data.datamodules.pretrain import normalize_like_pretraining
 from dtcd.data.specs import EUROSAT_CLASSES
 from dtcd.models import MultiStemSwin
-from dtcd.probes import extract_features, fit_linear_classifier, knn_predict
+from dtcd.probes import accuracy, extract_features, fit_linear_classifier, knn_predict
 
 #: The demo's student (experiments/pretrain/demo.yaml).
 DEMO_STUDENT: dict[str, Any] = {
@@ -79,40 +79,45 @@ def random_students(config: dict[str, Any], seeds: Sequence[int]) -> list[MultiS
     return students
 
 
-def mean_spectrum_accuracy(root: Path, bands: Sequence[str]) -> float:
-    """Linear classifier on each image's mean spectrum (``bands``), test accuracy."""
-    features = {}
+#: Images ``[N, 13, H, W]`` (EuroSAT band order) and labels ``[N]`` per split.
+Splits = dict[str, tuple[Tensor, Tensor]]
+
+
+def load_splits(root: Path) -> Splits:
+    """Every image and label of the train and test splits, read once."""
+    loaded = {}
     for name, dataset in splits(root).items():
-        loader = DataLoader(dataset, batch_size=256)
-        batches = [(reindex(b['image'].float(), EUROSAT13, bands), b['label']) for b in loader]
-        features[name] = (
-            torch.cat([x.mean(dim=(2, 3)) for x, _ in batches]),
-            torch.cat([y for _, y in batches]),
-        )
+        batches = list(DataLoader(dataset, batch_size=256))
+        images = torch.cat([b['image'].float() for b in batches])
+        loaded[name] = (images, torch.cat([b['label'] for b in batches]))
+    return loaded
+
+
+def mean_spectrum_accuracy(data: Splits, bands: Sequence[str]) -> float:
+    """Linear classifier on each image's mean spectrum (``bands``), test accuracy."""
+    features = {
+        name: (reindex(images, EUROSAT13, bands).mean(dim=(2, 3)), labels)
+        for name, (images, labels) in data.items()
+    }
     linear = fit_linear_classifier(*features['train'], num_classes=len(EUROSAT_CLASSES))
-    test, labels = features['test']
     with torch.no_grad():
-        return (linear(test).argmax(dim=1) == labels).float().mean().item()
+        return accuracy(linear, *features['test'])
 
 
 def supervised_accuracy(
-    config: dict[str, Any], root: Path, epochs: int = 40, seed: int = 0, stem: str = 'ms'
+    config: dict[str, Any], data: Splits, epochs: int = 40, seed: int = 0, stem: str = 'ms'
 ) -> float:
-    """The student trained end to end on the train labels (flips and quarter turns), test
+    """The student trained end to end on the train labels (random quarter turns), test
     accuracy: what the labels allow this architecture."""
     torch.manual_seed(seed)
     student = MultiStemSwin(**config)
     head = nn.Linear(student.num_features, len(EUROSAT_CLASSES))
     bands = student.bands[stem]
-    data = {}
-    for name, dataset in splits(root).items():
-        batches = list(DataLoader(dataset, batch_size=256))
-        x = torch.cat([reindex(b['image'].float(), EUROSAT13, bands) for b in batches])
-        data[name] = (
-            normalize_like_pretraining(x, bands),
-            torch.cat([b['label'] for b in batches]),
-        )
-    images, labels = data['train']
+    inputs = {
+        name: (normalize_like_pretraining(reindex(images, EUROSAT13, bands), bands), labels)
+        for name, (images, labels) in data.items()
+    }
+    images, labels = inputs['train']
     parameters = [*student.parameters(), *head.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=1e-3, weight_decay=0.05)
     steps = epochs * -(-len(images) // 64)
@@ -128,7 +133,7 @@ def supervised_accuracy(
             optimizer.step()
             schedule.step()
     student.eval()
-    test, test_labels = data['test']
+    test, test_labels = inputs['test']
     with torch.no_grad():
         predicted = torch.cat([head(student(x, stem)).argmax(1) for x in test.split(256)])
     return (predicted == test_labels).float().mean().item()
@@ -146,14 +151,15 @@ def headroom(
     the random student).
     """
     config = dict(DEMO_STUDENT if config is None else config)
+    data = load_splits(root)
     rows: dict[str, dict[str, float]] = {}
     for name, bands in (('mean spectrum, 10 bands', DEO10), ('mean spectrum, RGB', RGB)):
-        rows[name] = {'mean': mean_spectrum_accuracy(root, bands), 'std': 0.0}
+        rows[name] = {'mean': mean_spectrum_accuracy(data, bands), 'std': 0.0}
     randoms = [accuracies(scene_probe(s, root)) for s in random_students(config, seeds)]
     for read_out in ('linear', 'knn'):
         mean, std = mean_and_std([r[read_out] for r in randoms])
         rows[f'random frozen student, {read_out}'] = {'mean': mean, 'std': std}
-    supervised = [supervised_accuracy(config, root, supervised_epochs, s) for s in seeds]
+    supervised = [supervised_accuracy(config, data, supervised_epochs, s) for s in seeds]
     mean, std = mean_and_std(supervised)
     rows['supervised student (end to end)'] = {'mean': mean, 'std': std}
     return rows

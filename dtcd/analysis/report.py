@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+from dtcd.analysis.statistics import mean_and_std
+
 __all__ = [
     'TASK_TITLES',
     'Result',
@@ -101,10 +103,7 @@ def _values(results: Sequence[Result]) -> dict[tuple[str, str], dict[int, float]
 
 def _stat(values: Sequence[float]) -> tuple[float, float] | None:
     """Mean and sample std (0 for one value) of ``values``; ``None`` when empty."""
-    if not values:
-        return None
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.fmean(values), std
+    return mean_and_std(values) if values else None
 
 
 def seed_mean(results: Sequence[Result], backbone: str, dataset: str) -> float | None:
