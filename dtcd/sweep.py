@@ -18,11 +18,16 @@ A sweep file (``experiments/sweeps/*.yaml``)::
     data_root: data/synth          # optional; joined with each dataset's ``root``
     prepare:                       # optional; dtcd arguments and the file each step writes
       - {name: data, run: [synth, --out, data/synth], creates: data/synth/eurosat}
+      - {name: pretrain, per_seed: true, creates: ckpt/{seed}/last.ckpt,   # once per seed
+         run: [fit, --config, pretrain.yaml, '--seed_everything={seed}', ...]}
     seeds: [0]
     overrides: [--trainer.max_epochs=2]   # CLI arguments added to every cell
     ablation: false                # true: backbones are a build-up; report each row's change
+    claims:                        # optional; checked in results.md (dtcd.analysis.claims)
+      - {backbone: pretrained, over: random, group: ms, min_gain: 0.02}
     backbones:
       - {name: random, spec: 'random:swin_t', kwargs: {embed_dim: 16}, weights: null}
+      - {name: pretrained, spec: 'ckpt/{seed}/last.ckpt', task_groups: [ms]}
     datasets:
       - {name: eurosat, config: experiments/probes/synth_classification.yaml, root: eurosat,
          task_group: ms, metric: test/acc, overrides: []}
@@ -44,12 +49,13 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dtcd.analysis.claims import Claim, claims_markdown
 from dtcd.analysis.report import Result, markdown, write_csv
 from dtcd.probes import BaseProbe
 
@@ -62,12 +68,33 @@ DTCD = (sys.executable, '-m', 'dtcd.main')
 
 @dataclass(frozen=True)
 class Backbone:
-    """A backbone to evaluate: a probe backbone spec (``dtcd.probes.backbones.SPEC_FORMS``)."""
+    """A backbone to evaluate: a probe backbone spec (``dtcd.probes.backbones.SPEC_FORMS``).
+
+    ``{seed}`` in ``spec`` or ``weights`` is the cell's seed: each seed probes its own
+    pretraining run (a ``per_seed`` prepare step). ``task_groups`` limits the datasets it is
+    probed on (an RGB-only model gives the same scores on an MS dataset's RGB bands).
+    """
 
     name: str
     spec: str
     kwargs: dict[str, Any] | None = None
     weights: str | None = None
+    task_groups: tuple[str, ...] = TASK_GROUPS
+
+    def __post_init__(self) -> None:
+        unknown = set(self.task_groups) - set(TASK_GROUPS)
+        if unknown:
+            raise ValueError(f'{self.name}: task_groups must be among {TASK_GROUPS}')
+
+    def for_seed(self, seed: int) -> Backbone:
+        """This backbone with ``{seed}`` in its spec and weights replaced by ``seed``."""
+        weights = None if self.weights is None else with_seed(self.weights, seed)
+        return replace(self, spec=with_seed(self.spec, seed), weights=weights)
+
+
+def with_seed(text: str, seed: int) -> str:
+    """``text`` with ``{seed}`` replaced (not ``str.format``: arguments may hold JSON braces)."""
+    return text.replace('{seed}', str(seed))
 
 
 @dataclass(frozen=True)
@@ -126,7 +153,7 @@ class Cell:
 
     def command(self, run_dir: Path, data_root: str | None, extra: Sequence[str]) -> list[str]:
         """The ``dtcd fit`` command line; later arguments override earlier ones."""
-        b, d = self.backbone, self.dataset
+        b, d = self.backbone.for_seed(self.seed), self.dataset
         logger = {
             'class_path': 'lightning.pytorch.loggers.TensorBoardLogger',
             'init_args': {'save_dir': str(run_dir), 'name': '', 'version': ''},
@@ -159,11 +186,31 @@ class Step:
         creates: The file (or directory) the step produces. A file is removed before an
             unfinished step runs again, so a stale or half-written one is never taken for the
             step's output (a Lightning ``last.ckpt`` exists after the first epoch).
+        per_seed: Run once per sweep seed, ``{seed}`` in ``run`` and ``creates`` replaced
+            (pretraining per seed, so seeds measure the spread of pretraining too).
     """
 
     name: str
     run: tuple[str, ...]
     creates: str
+    per_seed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.per_seed and '{seed}' not in self.creates:
+            raise ValueError(f'{self.name}: a per_seed step needs {{seed}} in creates')
+
+    def for_seeds(self, seeds: Sequence[int]) -> list[Step]:
+        """The steps to run: this one, or one per seed when ``per_seed``."""
+        if not self.per_seed:
+            return [self]
+        return [
+            Step(
+                f'{self.name}_seed{seed}',
+                tuple(with_seed(a, seed) for a in self.run),
+                with_seed(self.creates, seed),
+            )
+            for seed in seeds
+        ]
 
     def command(self) -> list[str]:
         """The command line, with this Python's ``dtcd``."""
@@ -210,6 +257,7 @@ class Sweep:
     name: str = 'sweep'
     prepare: tuple[Step, ...] = ()
     ablation: bool = False
+    claims: tuple[Claim, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Sweep:
@@ -220,15 +268,18 @@ class Sweep:
             raise ValueError(f'{path}: unknown keys {sorted(unknown)}')
         if not isinstance(raw.get('ablation', False), bool):
             raise ValueError(f'{path}: ablation must be true or false, got {raw["ablation"]!r}')
+        seeds = tuple(raw.get('seeds', (0,)))
+        steps = _entries(Step, raw, 'prepare', path, sequences=('run',))
         sweep = cls(
-            backbones=_entries(Backbone, raw, 'backbones', path, required=True),
+            backbones=_entries(Backbone, raw, 'backbones', path, ('task_groups',), required=True),
             datasets=_entries(Dataset, raw, 'datasets', path, ('overrides',), required=True),
-            seeds=tuple(raw.get('seeds', (0,))),
+            seeds=seeds,
             overrides=tuple(raw.get('overrides', ())),
             data_root=raw.get('data_root'),
             name=raw.get('name', path.stem),
             ablation=raw.get('ablation', False),
-            prepare=_entries(Step, raw, 'prepare', path, sequences=('run',)),
+            prepare=tuple(one for step in steps for one in step.for_seeds(seeds)),
+            claims=_entries(Claim, raw, 'claims', path),
         )
         names = [step.name for step in sweep.prepare]
         if len(set(names)) != len(names):
@@ -238,8 +289,17 @@ class Sweep:
         return sweep
 
     def cells(self) -> list[Cell]:
-        """The grid, dataset-major (one dataset's backbones finish together)."""
-        return [Cell(b, d, s) for d in self.datasets for s in self.seeds for b in self.backbones]
+        """The grid, dataset-major (one dataset's backbones finish together).
+
+        A backbone meets only the datasets of its ``task_groups``.
+        """
+        return [
+            Cell(b, d, s)
+            for d in self.datasets
+            for s in self.seeds
+            for b in self.backbones
+            if d.task_group in b.task_groups
+        ]
 
 
 def _entries(
@@ -440,6 +500,8 @@ def run_sweep(
         write_csv(results, out / 'results.csv')
         title = f'Sweep results: {sweep.name}'
         report = markdown(results, title, ablation=sweep.ablation, command=command)
+        if sweep.claims:
+            report += '\n' + claims_markdown(results, sweep.claims)
         (out / 'results.md').write_text(report)
         plot_teaser(results, out / 'teaser.png')
         plot_datasets(results, out / 'datasets.png')

@@ -55,25 +55,37 @@ def test_rows_build_up_the_recipe_one_change_at_a_time(
     ]
 
 
-def test_ablation_sweep_makes_and_probes_the_teacher_and_every_row() -> None:
+def test_ablation_sweep_makes_and_probes_the_teacher_and_every_row_per_seed() -> None:
     sweep = Sweep.load(ROOT / 'experiments' / 'sweeps' / 'synth_ablation.yaml')
     steps = {step.name: step for step in sweep.prepare}
-    assert list(steps) == ['synth', 'optical_teacher'] + [r.stem for r in ROWS]
+    assert len(sweep.seeds) >= 3  # issue 15: pretraining and probes with three seeds at least
+    rows = [f'{r.stem}_seed{s}' for r in ROWS for s in sweep.seeds]
+    assert list(steps) == ['synth', 'optical_teacher', *rows]
     assert steps['optical_teacher'].run[0] == 'teacher'  # the stand-in taught SynthEO's materials
-    for row in ROWS:  # each row: the demo config with the row's delta, writing what is probed
-        step = steps[row.stem]
-        assert step.run[-4:] == ('--config', str(DEMO.relative_to(ROOT)), '--config',
-                                 str(row.relative_to(ROOT)))  # fmt: skip
-        assert step.creates == f'checkpoints/ablation/{row.stem}/last.ckpt'
-    specs = [b.spec for b in sweep.backbones]
-    assert specs[2:] == [steps[r.stem].creates for r in ROWS]
-    teacher_weights = steps['optical_teacher'].creates
-    assert sweep.backbones[0].weights == teacher_weights
-    assert sweep.backbones[1].spec.startswith('random:') and sweep.ablation
+    for row in ROWS:  # each row and seed: the demo config with the row's delta, seeded
+        for seed in sweep.seeds:
+            step = steps[f'{row.stem}_seed{seed}']
+            assert step.run[1:5] == ('--config', str(DEMO.relative_to(ROOT)), '--config',
+                                     str(row.relative_to(ROOT)))  # fmt: skip
+            assert f'--seed_everything={seed}' in step.run
+            made = f'checkpoints/ablation/{row.stem}/seed{seed}'
+            assert f'--trainer.callbacks.init_args.dirpath={made}' in step.run
+            assert step.creates == f'{made}/last.ckpt'
+    for seed in sweep.seeds:  # seed s probes the rows pretrained with seed s
+        specs = [b.for_seed(seed).spec for b in sweep.backbones]
+        assert specs[2:] == [steps[f'{r.stem}_seed{seed}'].creates for r in ROWS]
+    teacher, random = sweep.backbones[:2]
+    assert teacher.weights == steps['optical_teacher'].creates
+    assert teacher.task_groups == ('optical',)  # it reads RGB only
+    assert random.spec.startswith('random:') and sweep.ablation
     for row in ROWS[1:]:
-        assert teacher_weights in row.read_text()
+        assert teacher.weights in row.read_text()
     assert {d.task_and_metric()[0] for d in sweep.datasets} == {
         'classification', 'segmentation', 'change'
+    }  # fmt: skip
+    names = [b.name for b in sweep.backbones]
+    assert {(c.backbone, c.over) for c in sweep.claims} == {
+        (names[0], 'random'), (names[2], 'random'), (names[-1], names[2])
     }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ import torch
 import yaml
 from PIL import Image
 
+from dtcd.analysis.claims import Claim, claims_markdown
 from dtcd.analysis.plots import plot_datasets, plot_teaser
 from dtcd.analysis.report import Result, average_ranks, markdown, read_csv, write_csv
 from dtcd.main import main
@@ -122,6 +123,76 @@ def test_ablation_table_gives_each_rows_change_from_the_row_above() -> None:
     )
     # Per-seed totals: 63.33 and (70 + 66.67) / 2 = 68.33 -> 65.83 ± 3.54.
     assert table_row(markdown(two, ablation=True), 'Ablation', 'X')[2] == '65.83 ± 3.54'
+
+
+def test_ablation_changes_carry_their_standard_error_paired_by_seed() -> None:
+    # Y - X on the optical average per seed: seed 0 +10, seed 1 +6, seed 2 +8 -> mean 8,
+    # std 2, SE 2 / sqrt(3) = 1.15. X's own seed-to-seed spread (30 points) does not enter.
+    rows = []
+    for seed, (x, y) in enumerate([(0.40, 0.50), (0.70, 0.76), (0.10, 0.18)]):
+        rows += results([('X', 'o1', 'classification', 'optical', x),
+                         ('Y', 'o1', 'classification', 'optical', y)], seed=seed)  # fmt: skip
+    md = markdown(rows, ablation=True)
+    assert table_row(md, 'Ablation', 'Y') == ['48.00 ± 29.05 (+8.00 ± 1.15)'] * 2  # Opt, Total
+
+
+def test_claims_hold_only_at_two_points_and_two_standard_errors() -> None:
+    def claim_rows(gains: list[float]) -> list[Result]:
+        rows = []
+        for seed, gain in enumerate(gains):
+            pair = [('base', 'm1', 'classification', 'ms', 0.5),
+                    ('new', 'm1', 'classification', 'ms', 0.5 + gain)]  # fmt: skip
+            rows += results(pair, seed=seed)
+        return rows
+
+    claim = Claim('new', 'base', 'ms')
+    assert claim.verdict(claim_rows([0.05, 0.04, 0.06])) == 'holds'  # +5 ± 0.58
+    assert claim.verdict(claim_rows([0.015, 0.015, 0.015])) == 'fails: < 2 pts'
+    assert claim.verdict(claim_rows([0.10, -0.02, 0.01])) == 'fails: ≤ 2 SE'  # +3 ± 3.79
+    assert claim.verdict(claim_rows([0.05])) == 'untested (1 seed)'
+    assert Claim('new', 'base', 'optical').verdict(claim_rows([0.05, 0.04])) == 'no result'
+    section = claims_markdown(claim_rows([0.05, 0.04, 0.06]), [claim])
+    assert '| new > base on ms | +5.00 ± 0.58 | 3 | holds |' in section
+    with pytest.raises(ValueError, match='group must be one of'):
+        Claim('new', 'base', 'rgb')
+
+
+def test_per_seed_steps_and_backbones_pair_each_seed_with_its_own_pretraining(
+    tmp_path: Path,
+) -> None:
+    config = str(ROOT / 'experiments' / 'probes' / 'synth_classification.yaml')
+    sweep = {
+        'seeds': [3, 4],
+        'prepare': [
+            {'name': 'data', 'run': ['synth', '--out', 'd'], 'creates': 'd'},
+            {'name': 'pre', 'per_seed': True, 'creates': 'c/{seed}/last.ckpt',
+             'run': ['fit', '--seed_everything={seed}', '--model={"a": {"b": 1}}']},
+        ],
+        'backbones': [{'name': 'pre', 'spec': 'c/{seed}/last.ckpt'},
+                      {'name': 'rgb-only', 'spec': 'random:swin_t', 'task_groups': ['optical']}],
+        'datasets': [{'name': 'o', 'config': config, 'task_group': 'optical'},
+                     {'name': 'm', 'config': config, 'task_group': 'ms'}],
+    }  # fmt: skip
+    path = tmp_path / 's.yaml'
+    path.write_text(yaml.safe_dump(sweep))
+    loaded = Sweep.load(path)
+    assert [(s.name, s.run, s.creates) for s in loaded.prepare] == [
+        ('data', ('synth', '--out', 'd'), 'd'),
+        ('pre_seed3', ('fit', '--seed_everything=3', '--model={"a": {"b": 1}}'), 'c/3/last.ckpt'),
+        ('pre_seed4', ('fit', '--seed_everything=4', '--model={"a": {"b": 1}}'), 'c/4/last.ckpt'),
+    ]  # JSON braces in arguments are left alone
+    cells = {c.name: c for c in loaded.cells()}
+    assert sorted(cells) == sorted(
+        ['pre__o__seed3', 'pre__o__seed4', 'pre__m__seed3', 'pre__m__seed4',
+         'rgb-only__o__seed3', 'rgb-only__o__seed4']
+    )  # fmt: skip
+    assert '--model.init_args.backbone=c/4/last.ckpt' in cells['pre__m__seed4'].command(
+        tmp_path, None, []
+    )
+    sweep['prepare'][1]['creates'] = 'c/last.ckpt'  # every seed would overwrite one file
+    path.write_text(yaml.safe_dump(sweep))
+    with pytest.raises(ValueError, match=r'per_seed step needs \{seed\} in creates'):
+        Sweep.load(path)
 
 
 def test_plots_are_pngs(tmp_path: Path) -> None:

@@ -22,9 +22,13 @@ __all__ = [
     'Result',
     'average_ranks',
     'datasets_by_group',
+    'format_difference',
     'group_average',
+    'group_columns',
     'markdown',
+    'paired_difference',
     'read_csv',
+    'seed_averages',
     'seed_mean',
     'total_average',
     'write_csv',
@@ -248,37 +252,70 @@ def total_average(
 
     Only seeds with a score on every dataset count; ``None`` when there is no such seed.
     """
+    return _stat(list(seed_averages(results, backbone, groups).values()))
+
+
+def seed_averages(
+    results: Sequence[Result], backbone: str, groups: Sequence[Sequence[str]]
+) -> dict[int, float]:
+    """Per seed, the mean of the group averages; only seeds with a score on every dataset."""
     table = _values(results)
     scores = [[table.get((backbone, d), {}) for d in datasets] for datasets in groups if datasets]
     if not scores:
-        return None
+        return {}
     seeds = set.intersection(*(set(v) for group in scores for v in group))
-    return _stat(
-        [statistics.fmean(statistics.fmean(v[s] for v in g) for g in scores) for s in sorted(seeds)]
-    )
+    return {
+        s: statistics.fmean(statistics.fmean(v[s] for v in g) for g in scores)
+        for s in sorted(seeds)
+    }
+
+
+def paired_difference(
+    results: Sequence[Result], backbone: str, other: str, groups: Sequence[Sequence[str]]
+) -> tuple[float, float | None, int] | None:
+    """``backbone − other`` on the averages over ``groups``, paired by seed.
+
+    Returns the mean difference, its standard error (std of the per-seed differences / √n;
+    ``None`` with one seed) and the number of seeds both have; ``None`` when they share none.
+    """
+    mine, theirs = (seed_averages(results, b, groups) for b in (backbone, other))
+    differences = [mine[s] - theirs[s] for s in mine if s in theirs]
+    if not differences:
+        return None
+    mean, std = mean_and_std(differences)
+    n = len(differences)
+    return mean, (std / n**0.5 if n > 1 else None), n
+
+
+def format_difference(difference: tuple[float, float | None, int], scale: float = 100.0) -> str:
+    """``+1.23 ± 0.45`` (± one standard error), or just ``+1.23`` with one seed."""
+    mean, se, _ = difference
+    return f'{scale * mean:+.2f}' + ('' if se is None else f' ± {scale * se:.2f}')
+
+
+def group_columns(results: Sequence[Result]) -> dict[str, list[list[str]]]:
+    """The ablation's columns: each group average and the total, as lists of dataset groups."""
+    groups = datasets_by_group(results)
+    columns = {f'{label} Avg': [groups[g]] for g, label in GROUPS.items() if groups[g]}
+    columns['Total Avg'] = [ds for ds in groups.values() if ds]
+    return columns
 
 
 def _ablation_table(results: Sequence[Result]) -> list[str]:
     """PAPER.md §4.6's layout: optical, MS and total averages in backbone order (an incremental
-    build-up), each with its change from the row above."""
-    groups = datasets_by_group(results)
-    columns = [(f'{label} Avg', [groups[g]]) for g, label in GROUPS.items() if groups[g]]
-    columns.append(('Total Avg', [ds for ds in groups.values() if ds]))
+    build-up), each with its change from the row above ± its standard error, paired by seed."""
+    columns = group_columns(results)
     seeds = len({r.seed for r in results})
     rows, previous = [], None
     for backbone in _ordered(r.backbone for r in results):
-        stats = [total_average(results, backbone, column) for _, column in columns]
-        cells = [_format(stat, seeds) for stat in stats]
-        means = [stat[0] if stat else None for stat in stats]
-        if previous is not None:
-            cells = [
-                f'{cell} ({100 * (mean - before):+.2f})' if mean is not None and before is not None
-                else cell
-                for cell, mean, before in zip(cells, means, previous, strict=True)
-            ]  # fmt: skip
+        cells = []
+        for column in columns.values():
+            cell = _format(total_average(results, backbone, column), seeds)
+            change = previous and paired_difference(results, backbone, previous, column)
+            cells.append(f'{cell} ({format_difference(change)})' if change else cell)
         rows.append([backbone, *cells])
-        previous = means
-    return _table(['Backbone', *(label for label, _ in columns)], rows)
+        previous = backbone
+    return _table(['Backbone', *columns], rows)
 
 
 def markdown(

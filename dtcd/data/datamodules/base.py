@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 from torchgeo.datamodules import NonGeoDataModule
 
 from dtcd.bands import BandStats
+from dtcd.data.sample_cache import SampleCache
 
 
 def run_seed() -> int:
@@ -68,6 +69,9 @@ class DTCDDataModule(NonGeoDataModule):
         pin_memory: Pin host memory for faster host-to-GPU copies.
         prefetch_factor: Batches each worker prepares ahead (``None``: PyTorch's default).
         persistent_workers: Keep workers alive between epochs (when ``num_workers > 0``).
+        cache_samples: Keep every decoded sample in memory after its first read
+            (:class:`~dtcd.data.sample_cache.SampleCache`): for small datasets read for many
+            epochs, when the samples fit in memory (once per loader worker).
         **kwargs: Passed to ``dataset_class``.
     """
 
@@ -79,6 +83,7 @@ class DTCDDataModule(NonGeoDataModule):
         pin_memory: bool = False,
         prefetch_factor: int | None = None,
         persistent_workers: bool = True,
+        cache_samples: bool = False,
         **kwargs: Any,
     ) -> None:
         try:
@@ -89,6 +94,7 @@ class DTCDDataModule(NonGeoDataModule):
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
+        self.cache_samples = cache_samples
         self._resumed_epoch = 0  # the epoch a resumed run's loader starts at (load_state_dict)
 
     def set_normalization(self, bands: Sequence[str], stats: BandStats) -> None:
@@ -100,6 +106,14 @@ class DTCDDataModule(NonGeoDataModule):
 
     def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
         dataset = self._valid_attribute(f'{split}_dataset', 'dataset')
+        if self.cache_samples and not isinstance(dataset, SampleCache):
+            dataset = SampleCache(dataset)
+            own = (
+                f'{split}_dataset'
+                if getattr(self, f'{split}_dataset', None) is not None
+                else 'dataset'
+            )
+            setattr(self, own, dataset)  # later loaders (and the k-NN bank) share the cache
         batch_size = self._valid_attribute(f'{split}_batch_size', 'batch_size')
         workers = self.num_workers > 0
         train = split == 'train'
