@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor, nn
 
 from dtcd.analysis.headroom import accuracies, random_students, scene_probe
+from dtcd.analysis.scalars import read_scalars
 from dtcd.analysis.statistics import mean_and_std, paired_bootstrap
 from dtcd.bands import RGB
 from dtcd.data.synthetic import generate
@@ -116,18 +116,11 @@ def teacher_rows(weights: Path, student_config: dict, root: Path) -> dict[str, d
 
 def feature_agreement(run_dir: Path) -> dict[str, tuple[tuple[int, float], tuple[int, float]]]:
     """First and last logged mean patch cosine of each teacher / student feature pair."""
-    events = EventAccumulator(str(run_dir), size_guidance={'scalars': 0})
-    events.Reload()
-    agreement = {}
-    for tag in sorted(events.Tags()['scalars']):
-        if tag.startswith('features/') and tag.endswith('_cosine'):
-            values = events.Scalars(tag)
-            name = tag.removeprefix('features/').removesuffix('_cosine')
-            agreement[name] = (
-                (values[0].step, values[0].value),
-                (values[-1].step, values[-1].value),
-            )
-    return agreement
+    return {
+        tag.removeprefix('features/').removesuffix('_cosine'): (series[0], series[-1])
+        for tag, series in sorted(read_scalars(run_dir).items())
+        if tag.startswith('features/') and tag.endswith('_cosine')
+    }
 
 
 def compare_with_random(

@@ -6,11 +6,14 @@ import pytest
 import yaml
 
 from dtcd.main import main
+from dtcd.sweep import Sweep
 
 ROOT = Path(__file__).parents[1]
-#: Whole configs; ``*_reference.yaml`` are deltas over the config they name.
+#: Whole configs; deltas (``*_reference.yaml``, ``dino_small.yaml``) name no model class.
 PRETRAIN = sorted(
-    p for p in (ROOT / 'experiments' / 'pretrain').glob('*.yaml') if 'reference' not in p.stem
+    p
+    for p in (ROOT / 'experiments' / 'pretrain').glob('*.yaml')
+    if 'class_path' in (yaml.safe_load(p.read_text()).get('model') or {})
 )
 
 
@@ -21,6 +24,21 @@ def test_config_validates(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert exit_info.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed['model']['class_path'] == 'dtcd.pretrain.DistillationModule'
+
+
+def test_dino_study_is_the_ms_only_row_with_dino(capsys: pytest.CaptureFixture[str]) -> None:
+    pretrain = ROOT / 'experiments' / 'pretrain'
+    with pytest.raises(SystemExit):
+        main(['fit', '--config', str(pretrain / 'demo.yaml'), '--config',
+              str(pretrain / 'dino_small.yaml'), '--print_config'])  # fmt: skip
+    (teacher,) = yaml.safe_load(capsys.readouterr().out)['model']['init_args']['teachers']
+    assert teacher['class_path'] == 'dtcd.distill.SelfDistillation'
+    assert teacher['init_args']['objective']['class_path'] == 'dtcd.distill.DINOObjective'
+    steps = Sweep.load(ROOT / 'experiments' / 'sweeps' / 'dino_small_scale.yaml').prepare
+    variants = [s for s in steps if s.run[0] == 'fit']
+    assert len(variants) == 5 and all('dino_small.yaml' in s.run[4] for s in variants)
+    changed = [{a for a in s.run[5:] if a.startswith('--model')} for s in variants]
+    assert changed[0] == set() and all(len(c) == 1 for c in changed[1:])  # one change each
 
 
 @pytest.mark.parametrize('name', ['deo_swin_t', 'deo_swin_b'])

@@ -115,6 +115,21 @@ class MCRObjective(Objective):
         return {'embedding': head(pooled)}
 
 
+@torch.no_grad()
+def target_spread(probs: Tensor) -> Terms:
+    """Normalised entropies of ``[..., K]`` targets: of each one, and of their mean."""
+    flat = probs.detach().float().flatten(0, -2)
+    log_k = math.log(flat.shape[-1])
+
+    def entropy(p: Tensor) -> Tensor:
+        return -(p * p.clamp_min(1e-12).log()).sum(dim=-1)
+
+    return {
+        'target_entropy': entropy(flat).mean() / log_k,
+        'target_usage': entropy(flat.mean(dim=0)) / log_k,
+    }
+
+
 class DINOObjective(Objective):
     """DINO prototypes, with optional KoLeo and iBOT.
 
@@ -181,8 +196,14 @@ class DINOObjective(Objective):
         return targets
 
     def loss(self, head: nn.Module, student: StudentSide, targets: Terms) -> Terms:
-        """``dino`` (+ ``ibot``, ``koleo``) and their weighted ``loss``."""
+        """``dino`` (+ ``ibot``, ``koleo``), their weighted ``loss``, and the targets' shape.
+
+        ``target_entropy`` (mean entropy of one target, / ln K) near 1 is the uniform collapse
+        (the loss sits at ln K); ``target_usage`` (entropy of the batch's mean target, / ln K)
+        near 0 is the one-prototype collapse. Logged, not trained on.
+        """
         terms = {'dino': self.criterion(head(student.pooled), targets['views'])}
+        terms |= target_spread(targets['views'])
         if self.masks and student.masks is not None:
             tokens = head(student.last_stage.flatten(2).transpose(1, 2))
             terms['ibot'] = self.ibot(tokens, targets['patch'], student.masks.flatten(1))

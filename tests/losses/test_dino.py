@@ -1,10 +1,13 @@
 """DINO objective: equivalence with lightly, Sinkhorn-Knopp marginals, iBOT, KoLeo."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from lightly.loss import DINOLoss as LightlyDINOLoss
 
+from dtcd.distill.objectives import target_spread
 from dtcd.losses.dino import DINOLoss, IBOTPatchLoss, KoLeoLoss, sinkhorn_knopp
 
 
@@ -87,3 +90,18 @@ def test_koleo_prefers_spread_points_and_runs_in_fp32() -> None:
     assert koleo(spread) < koleo(clumped)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert koleo(torch.randn(16, 8).bfloat16()).dtype == torch.float32
+
+
+def test_target_spread_tells_the_uniform_from_the_one_prototype_collapse() -> None:
+    k = 64
+    uniform = torch.full((2, 8, k), 1 / k)
+    one_prototype = torch.zeros(2, 8, k).index_fill_(-1, torch.tensor([3]), 1.0)
+    sharp_and_spread = torch.eye(k)[torch.arange(16) % k].view(2, 8, k)  # 16 distinct one-hots
+    cases = [('uniform', uniform), ('one', one_prototype), ('healthy', sharp_and_spread)]
+    spread = {name: target_spread(p) for name, p in cases}
+    assert spread['uniform']['target_entropy'] == pytest.approx(1.0)
+    assert spread['uniform']['target_usage'] == pytest.approx(1.0)
+    assert spread['one']['target_entropy'] == pytest.approx(0.0, abs=1e-6)
+    assert spread['one']['target_usage'] == pytest.approx(0.0, abs=1e-6)
+    assert spread['healthy']['target_entropy'] == pytest.approx(0.0, abs=1e-6)
+    assert spread['healthy']['target_usage'] == pytest.approx(math.log(16) / math.log(k))
