@@ -18,6 +18,7 @@ def test_demo_config_sets_the_teacher_and_each_control(tmp_path: Path, control: 
         assert [t['class_path'] for t in teachers] == ['dtcd.distill.ShuffledTargets'] * 2
         teachers = [t['init_args']['teacher'] for t in teachers]
     ms, optical = teachers
+    assert (optical['init_args']['stem'], optical['init_args']['patch_weight']) == ('ms', 0.0)
     weights = optical['init_args']['teacher']['init_args']['weights']
     assert weights == (None if control == 'random-teachers' else str(tmp_path / 'w.safetensors'))
     assert ms['init_args']['momentum'] == (
