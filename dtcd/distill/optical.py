@@ -101,7 +101,10 @@ class OpticalDistillation(Teacher):
         self, student: Student, images: Tensor, bands: tuple[str, ...]
     ) -> list[FeaturePair]:
         """Teacher tokens of each distilled block and the student's patch-head outputs of its
-        stage, resized to the teacher grid as the patch loss resizes them."""
+        stage, resized to the teacher grid as the patch loss resizes them; none without a patch
+        term (the heads would be untrained)."""
+        if self.patch_weight == 0:
+            return []
         tokens = self.teacher(images, bands).patches
         stages = student.forward_features(reindex(images, bands, self.student_bands), self.stem)
         return [

@@ -44,6 +44,8 @@ def test_pictures_of_every_teacher_pair_have_the_documented_layout() -> None:
             assert row.images.min() >= 0 and row.images.max() <= 1
         assert -1 <= picture.mean_cosine <= 1
     assert module.student.training  # left as it was
+    module.teachers[1].patch_weight = 0.0  # CLS only: the patch heads are never trained
+    assert [p.key for p in distillation_pictures(module, images)] == ['ms_stage4']
 
 
 def test_equal_features_get_equal_colours_and_cosine_one() -> None:
