@@ -1,10 +1,12 @@
-"""How much room SynthEO scene classification leaves for pretraining to win.
+"""How much room SynthEO scene classification (and segmentation) leaves for pretraining to win.
 
 Frozen-feature probes of a pretrained student only mean something between two marks: what needs
 no learned feature at all (a linear classifier on each image's mean spectrum; an untrained
 student's frozen features) and what the labels allow (the same student trained end to end on
 them). :func:`headroom` measures the three on SynthEO's EuroSAT layout; :func:`scene_probe` is the
-frozen-feature read-out the demo uses for pretrained and random students alike.
+frozen-feature read-out the demo uses for pretrained and random students alike. For segmentation,
+:func:`pixel_spectrum_miou` is the no-learned-feature mark (each pixel's own spectrum); the frozen
+and fine-tuned students come from the ablation sweep's probes.
 
 Usage: ``python -m dtcd.analysis.headroom --synth-dir data/synth``.
 """
@@ -21,10 +23,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from torchgeo.datasets import EuroSAT
+from torchmetrics.classification import MulticlassJaccardIndex
 
 from dtcd.analysis.statistics import mean_and_std
 from dtcd.bands import DEO10, EUROSAT13, RGB, reindex
+from dtcd.data import LAND_COVER_CLASSES
 from dtcd.data.datamodules.pretrain import normalize_like_pretraining
+from dtcd.data.datasets import SynthEOSegmentation
 from dtcd.data.specs import EUROSAT_CLASSES
 from dtcd.models import MultiStemSwin
 from dtcd.probes import accuracy, extract_features, fit_linear_classifier, knn_predict
@@ -104,6 +109,28 @@ def mean_spectrum_accuracy(data: Splits, bands: Sequence[str]) -> float:
         return accuracy(linear, *features['test'])
 
 
+def pixel_spectrum_miou(
+    root: Path, bands: Sequence[str] = DEO10, pixels: int = 100_000, seed: int = 0
+) -> float:
+    """SynthEO segmentation from each pixel's own spectrum: a linear classifier on ``pixels``
+    training pixels, test mIoU as the segmentation probe computes it (no spatial context)."""
+    data = {}
+    for split in ('train', 'test'):
+        samples = list(SynthEOSegmentation(root, split, bands))
+        images = torch.stack([s['image'] for s in samples]).float()
+        masks = torch.stack([s['mask'] for s in samples])
+        data[split] = (images.permute(0, 2, 3, 1).flatten(0, 2), masks.flatten())
+    spectra, labels = data['train']
+    generator = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(labels), generator=generator)[:pixels]
+    classes = len(LAND_COVER_CLASSES)
+    linear = fit_linear_classifier(spectra[pick], labels[pick], num_classes=classes)
+    test, test_labels = data['test']
+    with torch.no_grad():
+        predicted = linear(test).argmax(dim=1)
+    return MulticlassJaccardIndex(classes, average='macro')(predicted, test_labels).item()
+
+
 def supervised_accuracy(
     config: dict[str, Any], data: Splits, epochs: int = 40, seed: int = 0, stem: str = 'ms'
 ) -> float:
@@ -175,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print('|---|---:|---:|')
     for name, row in rows.items():
         print(f'| {name} | {row["mean"]:.3f} | {row["std"]:.3f} |')
+    segmentation = args.synth_dir / 'segmentation'
+    for name, bands in (('10 bands', DEO10), ('RGB', RGB)):
+        miou = pixel_spectrum_miou(segmentation, bands)
+        print(f'SynthEO segmentation, linear on each pixel spectrum, {name}: mIoU {miou:.3f}')
 
 
 if __name__ == '__main__':
