@@ -11,16 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dtcd.analysis.report import (
-    Result,
-    datasets_by_group,
-    format_difference,
-    paired_difference,
-)
+from dtcd.analysis.report import Result, format_difference, group_columns, paired_difference
 
 __all__ = ['Claim', 'claims_markdown']
 
 GROUP_COLUMNS = ('optical', 'ms', 'total')
+#: Mean difference, its standard error (``None`` with one seed), seeds.
+Difference = tuple[float, float | None, int]
 
 
 @dataclass(frozen=True)
@@ -36,17 +33,17 @@ class Claim:
         if self.group not in GROUP_COLUMNS:
             raise ValueError(f'claim {self}: group must be one of {GROUP_COLUMNS}')
 
-    def difference(self, results: Sequence[Result]) -> tuple[float, float | None, int] | None:
+    def difference(self, results: Sequence[Result]) -> Difference | None:
         """Mean difference, its standard error and the seeds it rests on (see the module)."""
-        groups = datasets_by_group(results)
-        datasets = [ds for ds in groups.values() if ds] if self.group == 'total' else [
-            groups.get(self.group, [])
-        ]  # fmt: skip
-        return paired_difference(results, self.backbone, self.over, datasets)
+        datasets = group_columns(results).get(self.group)
+        return paired_difference(results, self.backbone, self.over, datasets) if datasets else None
 
     def verdict(self, results: Sequence[Result]) -> str:
         """``holds``, ``fails`` (and why) or ``no result``."""
-        difference = self.difference(results)
+        return self.judge(self.difference(results))
+
+    def judge(self, difference: Difference | None) -> str:
+        """The verdict on an already computed :meth:`difference`."""
         if difference is None:
             return 'no result'
         mean, se, n = difference
@@ -71,11 +68,11 @@ def claims_markdown(results: Sequence[Result], claims: Sequence[Claim]) -> str:
         '| --- | --- | --- | --- |',
     ]
     for claim in claims:
-        difference = claim.difference(results)
+        difference = claim.difference(results)  # once per claim: shown and judged
         shown = '–' if difference is None else format_difference(difference)
         seeds = '0' if difference is None else str(difference[2])
         lines.append(
             f'| {claim.backbone} > {claim.over} on {claim.group} | {shown} | {seeds} | '
-            f'{claim.verdict(results)} |'
+            f'{claim.judge(difference)} |'
         )
     return '\n'.join(lines) + '\n'

@@ -294,10 +294,11 @@ def format_difference(difference: tuple[float, float | None, int], scale: float 
 
 
 def group_columns(results: Sequence[Result]) -> dict[str, list[list[str]]]:
-    """The ablation's columns: each group average and the total, as lists of dataset groups."""
+    """Each present task group (``optical``, ``ms``) and ``total``, as the lists of dataset
+    groups their averages are taken over (the ablation's columns, a claim's ``group``)."""
     groups = datasets_by_group(results)
-    columns = {f'{label} Avg': [groups[g]] for g, label in GROUPS.items() if groups[g]}
-    columns['Total Avg'] = [ds for ds in groups.values() if ds]
+    columns = {g: [groups[g]] for g in GROUPS if groups[g]}
+    columns['total'] = [ds for ds in groups.values() if ds]
     return columns
 
 
@@ -315,7 +316,8 @@ def _ablation_table(results: Sequence[Result]) -> list[str]:
             cells.append(f'{cell} ({format_difference(change)})' if change else cell)
         rows.append([backbone, *cells])
         previous = backbone
-    return _table(['Backbone', *columns], rows)
+    labels = [f'{GROUPS.get(column, column.title())} Avg' for column in columns]
+    return _table(['Backbone', *labels], rows)
 
 
 def markdown(
