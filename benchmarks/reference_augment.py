@@ -33,6 +33,7 @@ class ReferenceMultiCrop:
         global_scale: Area share range of global crops.
         local_scale: Area share range of local crops.
         blur_kernel_size: Gaussian blur kernel side.
+        blur_sigma: Range of the Gaussian blur σ in pixels.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class ReferenceMultiCrop:
         global_scale: tuple[float, float] = (0.4, 1.0),
         local_scale: tuple[float, float] = (0.05, 0.4),
         blur_kernel_size: int = 23,
+        blur_sigma: tuple[float, float] = (0.1, 2.0),
     ) -> None:
         self.bands = resolve_bands(bands)
         self.rgb_index = band_indices(self.bands, RGB)
@@ -66,7 +68,7 @@ class ReferenceMultiCrop:
             ops = [
                 v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
                 v2.RandomGrayscale(0.2),
-                v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=blur_p),
+                v2.RandomApply([v2.GaussianBlur(kernel, sigma=blur_sigma)], p=blur_p),
             ]
             if solarize_p > 0:
                 ops.append(v2.RandomSolarize(0.5, p=solarize_p))

@@ -4,9 +4,14 @@ Each cell is one ``dtcd fit`` of a probe config with the backbone and seed set o
 run in its own subprocess so that a crash or a memory leak stays in that cell. The probe writes
 its test metrics to ``test_metrics.json`` in its log directory (:meth:`BaseProbe.on_test_end`);
 the sweep points that directory at ``OUT/runs/<cell>/`` and stores the cell's result atomically
-as ``OUT/cells/<cell>.json``. A cell whose result exists is skipped, so an interrupted or partly
-failed sweep is resumed by running the same command again. At the end the results of the grid are
-written as ``results.csv``, ``results.md`` (paper-style tables) and PNG plots.
+as ``OUT/cells/<cell>.json``, with the :class:`~dtcd.fingerprint.Fingerprint` of what made it. A
+cell whose stored result has the fingerprint it would have now is skipped, so an interrupted or
+partly failed sweep is resumed by running the same command again; a cell whose command, config
+files, backbone file, data-making steps or dtcd version changed is *stale*: it is named with what
+changed and run again (``--keep-stale`` keeps it instead, still named). At the end the results of
+the grid are written as ``results.csv``, ``results.md`` (paper-style tables) and PNG plots;
+``--report-only`` writes them from the stored cells alone, running nothing (a fresh clone of
+committed results, whose checkpoints are not committed).
 
 Backbones that must first be made (synthetic data, pretraining, an export) come from ``prepare``
 steps: ``dtcd`` commands run in order before the grid, each once. A step is finished when its
@@ -57,6 +62,7 @@ import yaml
 
 from dtcd.analysis.claims import Claim, claims_markdown
 from dtcd.analysis.report import Result, markdown, write_csv
+from dtcd.fingerprint import Fingerprint
 from dtcd.probes import BaseProbe
 
 __all__ = ['Backbone', 'Cell', 'Dataset', 'Step', 'StepFailed', 'Sweep', 'main', 'run_sweep']
@@ -150,6 +156,15 @@ class Cell:
     def result_path(self, out: Path) -> Path:
         """Where the cell's result is stored once it finished."""
         return out / 'cells' / f'{self.name}.json'
+
+    def fingerprint(
+        self, data_root: str | None, extra: Sequence[str], steps: dict[str, str]
+    ) -> Fingerprint:
+        """What the cell's result depends on now: its ``dtcd`` arguments (its own log folder
+        written ``OUT/runs/<cell>``, so a moved sweep folder is not a change), the files they
+        name and the data-making ``steps`` (``name -> arguments``)."""
+        command = self.command(Path('OUT', 'runs', self.name), data_root, extra)
+        return Fingerprint.of(command[len(DTCD) :], steps)
 
     def command(self, run_dir: Path, data_root: str | None, extra: Sequence[str]) -> list[str]:
         """The ``dtcd fit`` command line; later arguments override earlier ones."""
@@ -332,10 +347,11 @@ class CellOutcome:
     """What running (or skipping) a cell gave."""
 
     cell: Cell
-    status: str  # 'done', 'cached' or 'failed'
+    status: str  # 'done', 'rerun' (was stale), 'cached', 'kept' (stale, kept), 'failed'
     result: Result | None = None
     log: Path | None = None
     error: str = ''
+    stale: tuple[str, ...] = ()  # what changed since the stored result was made
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -353,6 +369,16 @@ def _run_logged(command: list[str], log: Path, env: dict[str, str]) -> int:
         return subprocess.call(command, stdout=file, stderr=subprocess.STDOUT, env=env)
 
 
+def stored_result(cell: Cell, out: Path) -> tuple[Result, Fingerprint | None] | None:
+    """The cell's stored result and the fingerprint it was stored with, if it has one."""
+    path = cell.result_path(out)
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    fingerprint = stored.get('fingerprint')
+    return Result(**stored['result']), fingerprint and Fingerprint.from_json(fingerprint)
+
+
 def run_cell(
     cell: Cell,
     out: Path,
@@ -360,12 +386,18 @@ def run_cell(
     extra: Sequence[str],
     keep_checkpoints: bool,
     env: dict[str, str],
+    steps: dict[str, str] | None = None,
+    keep_stale: bool = False,
 ) -> CellOutcome:
-    """Run one cell in a subprocess, or return its stored result."""
-    result_path = cell.result_path(out)
-    if result_path.exists():
-        stored = json.loads(result_path.read_text())
-        return CellOutcome(cell, 'cached', Result(**stored['result']))
+    """Run one cell in a subprocess, or return its stored result if nothing it depends on
+    changed (or ``keep_stale``); ``steps`` are the data-making prepare steps."""
+    fingerprint = cell.fingerprint(data_root, extra, steps or {})
+    stored = stored_result(cell, out)
+    stale: tuple[str, ...] = ()
+    if stored is not None:
+        stale = tuple(fingerprint.differences(stored[1]))
+        if not stale or keep_stale:
+            return CellOutcome(cell, 'kept' if stale else 'cached', stored[0], stale=stale)
     run_dir = out / 'runs' / cell.name
     shutil.rmtree(run_dir, ignore_errors=True)  # a previous, unfinished attempt
     run_dir.mkdir(parents=True)
@@ -376,11 +408,12 @@ def run_cell(
     seconds = time.perf_counter() - start
     metrics_path = run_dir / 'test_metrics.json'
     if code != 0 or not metrics_path.exists():
-        return CellOutcome(cell, 'failed', log=log, error=f'exit code {code}')
+        return CellOutcome(cell, 'failed', log=log, error=f'exit code {code}', stale=stale)
     metrics = json.loads(metrics_path.read_text())
     task, metric = cell.dataset.task_and_metric()
     if metric not in metrics:
-        return CellOutcome(cell, 'failed', log=log, error=f'{metric} not in {sorted(metrics)}')
+        error = f'{metric} not in {sorted(metrics)}'
+        return CellOutcome(cell, 'failed', log=log, error=error, stale=stale)
     result = Result(
         backbone=cell.backbone.name,
         dataset=cell.dataset.name,
@@ -393,9 +426,14 @@ def run_cell(
     )
     if not keep_checkpoints:
         shutil.rmtree(run_dir / 'checkpoints', ignore_errors=True)
-    stored = {'result': asdict(result), 'metrics': metrics, 'command': command}
-    _write_atomic(result_path, json.dumps(stored, indent=2) + '\n')
-    return CellOutcome(cell, 'done', result, log=log)
+    record = {
+        'result': asdict(result),
+        'metrics': metrics,
+        'command': command,
+        'fingerprint': fingerprint.to_json(),
+    }
+    _write_atomic(cell.result_path(out), json.dumps(record, indent=2) + '\n')
+    return CellOutcome(cell, 'rerun' if stale else 'done', result, log=log, stale=stale)
 
 
 def run_step(step: Step, out: Path, env: dict[str, str]) -> None:
@@ -419,12 +457,9 @@ def run_step(step: Step, out: Path, env: dict[str, str]) -> None:
     _write_atomic(step.marker(out), step.arguments)
 
 
-def _prepare(sweep: Sweep, out: Path, stored: int, env: dict[str, str]) -> None:
-    """Run the steps not finished yet; none when every cell already has its result."""
+def _prepare(sweep: Sweep, out: Path, env: dict[str, str]) -> None:
+    """Run the steps not finished yet (a changed step's outputs make its cells stale)."""
     total = len(sweep.prepare)
-    if total and stored == len(sweep.cells()):
-        print('prepare: skipped, every cell has its stored result', flush=True)
-        return
     for i, step in enumerate(sweep.prepare, start=1):
         head = f'[prepare {i}/{total}] {step.name:<40}'
         if step.finished(out):
@@ -434,17 +469,20 @@ def _prepare(sweep: Sweep, out: Path, stored: int, env: dict[str, str]) -> None:
         start = time.perf_counter()
         run_step(step, out, env)
         print(f'{head} done   {time.perf_counter() - start:7.1f} s', flush=True)
-        if stored:
-            print(
-                f'WARNING: {stored} stored cell results were made before {step.name!r} ran again '
-                f'and are kept; remove {out / "cells"} to redo them with its new output.',
-                flush=True,
-            )
+
+
+def data_steps(sweep: Sweep) -> dict[str, str]:
+    """``name -> arguments`` of the steps that make folders (data): cells read those by path, so
+    a change of the step, not of bytes, is what makes the cells stale. Steps that make a file
+    need not be listed: the cells that read it hash it."""
+    return {s.name: s.arguments for s in sweep.prepare if not Path(s.creates).is_file()}
 
 
 def _progress_line(i: int, n: int, outcome: CellOutcome) -> str:
     width = len(str(n))
     head = f'[{i:>{width}}/{n}] {outcome.cell.name:<48} {outcome.status:<6}'
+    if outcome.stale:
+        head += f' (stale: {"; ".join(outcome.stale)})'
     if outcome.result is None:
         return f'{head} {outcome.error}; log: {outcome.log}'
     r = outcome.result
@@ -459,8 +497,11 @@ def run_sweep(
     keep_checkpoints: bool = False,
     data_root: str | None = None,
     command: str | None = None,
+    keep_stale: bool = False,
+    report_only: bool = False,
 ) -> list[CellOutcome]:
-    """Run every missing cell of ``sweep``, then write ``results.csv``, ``results.md``, plots.
+    """Run every missing or stale cell of ``sweep``, then write ``results.csv``, ``results.md``,
+    plots.
 
     Args:
         sweep: The grid.
@@ -470,49 +511,91 @@ def run_sweep(
         keep_checkpoints: Keep each cell's probe checkpoints (large for Swin-B).
         data_root: Overrides the sweep file's ``data_root``.
         command: The command line that runs this sweep, quoted in ``results.md``.
+        keep_stale: Reuse stored results whose inputs changed (each is still named, ``kept``).
+        report_only: Run nothing (no step, no cell): write the results of the stored cells.
 
     Returns:
-        The outcome of every cell, in grid order.
+        The outcome of every cell, in grid order (``missing`` ones under ``report_only``).
 
     Raises:
         StepFailed: A ``prepare`` step failed (no cell has run).
     """
-    from dtcd.analysis.plots import plot_datasets, plot_teaser
-
     (out / 'cells').mkdir(parents=True, exist_ok=True)
     cells = sweep.cells()
+    print(f'sweep {sweep.name}: {len(cells)} cells -> {out}', flush=True)
+    if report_only:
+        outcomes = [_stored_outcome(c, out) for c in cells]
+        for i, outcome in enumerate(outcomes, start=1):
+            print(_progress_line(i, len(cells), outcome), flush=True)
+    else:
+        outcomes = _run_cells(
+            sweep, cells, out, extra, workers, keep_checkpoints, data_root, keep_stale
+        )
+    results = [o.result for o in outcomes if o.result is not None]
+    if results:
+        write_report(sweep, results, out, command)
+    counts = {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+    print(', '.join(f'{n} {s}' for s, n in counts.items() if n or s in ('done', 'failed')))
+    if results:
+        print(f'results: {out / "results.md"}')
+    for o in outcomes:
+        if o.status == 'failed':
+            print(f'FAILED {o.cell.name}: {o.error}; log: {o.log}')
+        elif o.status == 'kept':
+            print(f'KEPT STALE {o.cell.name}: {"; ".join(o.stale)}')
+    return outcomes
+
+
+#: Outcome statuses in the order the summary line counts them.
+STATUSES = ('done', 'rerun', 'cached', 'kept', 'stored', 'missing', 'failed')
+
+
+def _stored_outcome(cell: Cell, out: Path) -> CellOutcome:
+    stored = stored_result(cell, out)
+    if stored is None:
+        return CellOutcome(cell, 'missing', error='no stored result')
+    return CellOutcome(cell, 'stored', stored[0])
+
+
+def _run_cells(
+    sweep: Sweep,
+    cells: list[Cell],
+    out: Path,
+    extra: Sequence[str],
+    workers: int,
+    keep_checkpoints: bool,
+    data_root: str | None,
+    keep_stale: bool,
+) -> list[CellOutcome]:
+    """The prepare steps, then every cell (run, rerun or reused), reported in grid order."""
     env = dict(os.environ)
     if workers > 1:
         env.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // workers)))
-    root = data_root or sweep.data_root
-    args = [*sweep.overrides, *extra]
-    print(f'sweep {sweep.name}: {len(cells)} cells -> {out}', flush=True)
-    _prepare(sweep, out, sum(c.result_path(out).exists() for c in cells), env)
+    _prepare(sweep, out, env)
+    root, args, steps = data_root or sweep.data_root, [*sweep.overrides, *extra], data_steps(sweep)
     outcomes: list[CellOutcome] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_cell, c, out, root, args, keep_checkpoints, env) for c in cells]
-        for i, future in enumerate(futures, start=1):  # reported in grid order
+        futures = [
+            pool.submit(run_cell, c, out, root, args, keep_checkpoints, env, steps, keep_stale)
+            for c in cells
+        ]
+        for i, future in enumerate(futures, start=1):
             outcomes.append(future.result())
             print(_progress_line(i, len(cells), outcomes[-1]), flush=True)
-    results = [o.result for o in outcomes if o.result is not None]
-    failed = [o for o in outcomes if o.status == 'failed']
-    if results:
-        write_csv(results, out / 'results.csv')
-        title = f'Sweep results: {sweep.name}'
-        report = markdown(results, title, ablation=sweep.ablation, command=command)
-        if sweep.claims:
-            report += '\n' + claims_markdown(results, sweep.claims)
-        (out / 'results.md').write_text(report)
-        plot_teaser(results, out / 'teaser.png')
-        plot_datasets(results, out / 'datasets.png')
-    done = sum(o.status == 'done' for o in outcomes)
-    cached = len(outcomes) - done - len(failed)
-    print(f'{done} run, {cached} cached, {len(failed)} failed', flush=True)
-    if results:
-        print(f'results: {out / "results.md"}')
-    for o in failed:
-        print(f'FAILED {o.cell.name}: {o.error}; log: {o.log}')
     return outcomes
+
+
+def write_report(sweep: Sweep, results: list[Result], out: Path, command: str | None) -> None:
+    """``results.csv``, ``results.md`` (with the sweep's claims) and the plots."""
+    from dtcd.analysis.plots import plot_datasets, plot_teaser
+
+    write_csv(results, out / 'results.csv')
+    report = markdown(results, f'Sweep results: {sweep.name}', sweep.ablation, command=command)
+    if sweep.claims:
+        report += '\n' + claims_markdown(results, sweep.claims)
+    (out / 'results.md').write_text(report)
+    plot_teaser(results, out / 'teaser.png')
+    plot_datasets(results, out / 'datasets.png')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -533,6 +616,16 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument(
         '--keep-checkpoints', action='store_true', help="keep each cell's probe checkpoints"
     )
+    parser.add_argument(
+        '--keep-stale',
+        action='store_true',
+        help='reuse stored results whose command, files or dtcd version changed (named as kept)',
+    )
+    parser.add_argument(
+        '--report-only',
+        action='store_true',
+        help='run no step and no cell: write results.csv / results.md / plots from stored cells',
+    )
     args = parser.parse_args(own)
     try:
         outcomes = run_sweep(
@@ -542,7 +635,10 @@ def main(argv: Sequence[str]) -> None:
             workers=args.workers,
             keep_checkpoints=args.keep_checkpoints,
             data_root=args.data_root,
-            command=shlex.join(['dtcd', 'sweep', *argv]),
+            # The command that made the results: --report-only only re-renders them.
+            command=shlex.join(['dtcd', 'sweep', *(a for a in argv if a != '--report-only')]),
+            keep_stale=args.keep_stale,
+            report_only=args.report_only,
         )
     except StepFailed as error:
         print(f'FAILED {error}', flush=True)

@@ -7,6 +7,8 @@ import pytest
 
 from dtcd.main import main
 
+ROOT = Path(__file__).parents[1]
+
 
 @pytest.fixture(scope='session')
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -21,3 +23,10 @@ def command_line_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests call ``dtcd.main.main(args)`` as the console script would: pytest's own arguments
     are not ``dtcd``'s (LightningCLI warns when it sees both)."""
     monkeypatch.setattr(sys, 'argv', [sys.argv[0]])
+
+
+@pytest.fixture(autouse=True)
+def at_repository_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts in the repository root, wherever pytest was started: shipped sweep files
+    name their configs relative to it, as users run them (a test may still ``chdir`` away)."""
+    monkeypatch.chdir(ROOT)

@@ -10,6 +10,7 @@ from dtcd.main import build_cli
 from dtcd.precision import cpu_flags, cpu_has_native_bf16, resolve_precision
 
 TINY = Path(__file__).parent / 'conf' / 'pretrain_tiny.yaml'
+EXPERIMENTS = Path(__file__).parents[1] / 'experiments'
 
 
 def native(value: bool):
@@ -100,7 +101,9 @@ def test_cli_obeys_a_precision_given_on_the_command_line(
         assert cli.trainer.precision == 'bf16-mixed'
 
 
-@pytest.mark.parametrize('config', sorted(Path('experiments').rglob('*.yaml')), ids=str)
+@pytest.mark.parametrize(
+    'config', sorted(EXPERIMENTS.rglob('*.yaml')), ids=lambda p: str(p.relative_to(EXPERIMENTS))
+)
 def test_no_shipped_config_runs_bf16_on_a_cpu_without_it(config: Path) -> None:
     """Every shipped config's precision, resolved for a CPU without bf16, is not bf16."""
     import yaml

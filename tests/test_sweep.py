@@ -259,7 +259,9 @@ def test_failed_cell_is_reported_and_finished_cells_are_skipped(
     (out / 'cells').mkdir(parents=True)
     finished = Result('swin', 'done', 'classification', 'ms', 'test/acc', 0.5, 0, 3.0)
     stored = out / 'cells' / 'swin__done__seed0.json'
-    stored.write_text(json.dumps({'result': finished.__dict__}))
+    cell = Sweep.load(sweep).cells()[0]
+    fingerprint = cell.fingerprint(None, [], {}).to_json()
+    stored.write_text(json.dumps({'result': finished.__dict__, 'fingerprint': fingerprint}))
     before = stored.stat().st_mtime_ns
     with pytest.raises(SystemExit) as exit_info:
         main(['sweep', str(sweep), '--out', str(out)])
@@ -303,22 +305,42 @@ def test_prepare_steps_run_once_before_the_grid_and_a_failed_step_stops_it(
     exported = load_backbone('exported.safetensors')
     torch.testing.assert_close(exported.state_dict(), model.state_dict())
 
-    # Every cell stored: no step is needed, not even a check (a fresh clone of committed results).
+    # A fresh clone of committed results (no checkpoints, no markers): --report-only runs no
+    # step and no cell, and writes the report from the stored cells.
     stored = Result('exported', 'bad', 'classification', 'ms', 'test/acc', 0.5, 0, 1.0)
-    Path('out/cells/exported__bad__seed0.json').write_text(json.dumps({'result': stored.__dict__}))
+    cell_file = Path('out/cells/exported__bad__seed0.json')
+    cell = Sweep.load(Path('s.yaml')).cells()[0]
+    record = {'result': stored.__dict__, 'fingerprint': cell.fingerprint(None, [], {}).to_json()}
+    cell_file.write_text(json.dumps(record))
     shutil.rmtree('out/prepare')
-    main(['sweep', 's.yaml', '--out', 'out'])
-    assert 'prepare: skipped, every cell has its stored result' in capsys.readouterr().out
+    main(['sweep', 's.yaml', '--out', 'out', '--report-only'])
+    printed = capsys.readouterr().out
+    assert '[prepare' not in printed and re.search(r'exported__bad__seed0 +stored', printed)
+    assert '0 done, 1 stored, 0 failed' in printed
+    assert read_csv(Path('out/results.csv')) == [stored]
+    assert 'Made by `dtcd sweep s.yaml --out out`' in Path('out/results.md').read_text()
 
-    # A step whose arguments changed runs again, and the stored cells are flagged as older.
-    export['run'] += ['--prefix', 'model.']
-    sweep['datasets'].append({**sweep['datasets'][0], 'name': 'bad2'})
+    # The step runs again (no marker) and exports the same bytes: the stored cell stays valid.
+    main(['sweep', 's.yaml', '--out', 'out'])
+    printed = capsys.readouterr().out
+    assert re.search(r'\[prepare 1/1\] export +done\b', printed), printed
+    assert re.search(r'exported__bad__seed0 +cached', printed), printed
+
+    # A step whose arguments changed runs again; a new export makes the stored cell stale: it
+    # runs again (and fails here), named with what changed.
+    torch.save(MultiStemSwin(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
+                             window_size=4).state_dict(), 'student.pt')  # fmt: skip
+    export['run'] += ['--prefix', '']
     Path('s.yaml').write_text(yaml.safe_dump(sweep))
     with pytest.raises(SystemExit):
         main(['sweep', 's.yaml', '--out', 'out'])
     printed = capsys.readouterr().out
     assert re.search(r'\[prepare 1/1\] export +done\b', printed), printed
-    assert "WARNING: 1 stored cell results were made before 'export' ran again" in printed
+    assert re.search(
+        r'exported__bad__seed0 +failed \(stale: exported\.safetensors changed \(sha256 \w{8} -> '
+        r'\w{8}\)\) exit code \d+',
+        printed,
+    ), printed
 
     # A step that fails stops the sweep before any cell, naming its log.
     broken = {'name': 'broken', 'run': ['export', 'missing.pt', 'x.safetensors'],
@@ -385,3 +407,71 @@ def test_dataset_asks_the_config_probe_class_for_task_and_metric(tmp_path: Path)
     for not_a_probe in ('dtcd.models.MultiStemSwin', 'dtcd.probes.NoProbe', 'nowhere.Probe'):
         with pytest.raises(ValueError, match='is not a dtcd probe'):
             task_and_metric(not_a_probe)
+
+
+@pytest.mark.slow
+def test_a_changed_probe_config_reruns_its_cells_and_an_unchanged_sweep_skips_all(
+    synth_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 31: a result is reused only while what produced it is the same."""
+    monkeypatch.chdir(tmp_path)
+    probe = (ROOT / 'experiments' / 'probes' / 'synth_classification.yaml').read_text()
+    assert 'lr: 1.0e-2' in probe
+    for name in ('a', 'b'):
+        Path(f'{name}.yaml').write_text(probe)
+    tiny = {'embed_dim': 8, 'depths': [1, 1, 1, 1], 'num_heads': [1, 1, 1, 1], 'window_size': 4}
+    sweep = {
+        'overrides': ['--trainer.max_epochs=1', '--trainer.accelerator=cpu',
+                      '--trainer.num_sanity_val_steps=0', '--trainer.enable_model_summary=false'],
+        'backbones': [{'name': 'swin', 'spec': 'random:swin_t', 'kwargs': tiny}],
+        'datasets': [{'name': n, 'config': f'{n}.yaml', 'task_group': 'ms',
+                      'root': str(synth_root / 'eurosat')} for n in ('a', 'b')],
+    }  # fmt: skip
+    Path('s.yaml').write_text(yaml.safe_dump(sweep))
+    args = ['sweep', 's.yaml', '--out', 'out']
+    main(args)
+    assert '2 done, 0 failed' in capsys.readouterr().out
+    cells = {n: Path(f'out/cells/swin__{n}__seed0.json') for n in ('a', 'b')}
+    mtimes = {n: p.stat().st_mtime_ns for n, p in cells.items()}
+
+    Path('a.yaml').write_text(probe.replace('lr: 1.0e-2', 'lr: 2.0e-2'))
+    main(args)
+    printed = capsys.readouterr().out
+    assert re.search(
+        r'swin__a__seed0 +rerun +\(stale: a\.yaml changed \(sha256 \w+ -> \w+\)\)', printed
+    )
+    assert re.search(r'swin__b__seed0 +cached', printed), printed
+    assert '0 done, 1 rerun, 1 cached, 0 failed' in printed
+    assert cells['b'].stat().st_mtime_ns == mtimes['b'] != cells['a'].stat().st_mtime_ns
+
+    main(args)  # nothing changed since: every cell is skipped
+    assert '0 done, 2 cached, 0 failed' in capsys.readouterr().out
+
+    Path('b.yaml').write_text(probe.replace('lr: 1.0e-2', 'lr: 3.0e-2'))
+    main([*args, '--keep-stale'])  # kept on request, and still named
+    printed = capsys.readouterr().out
+    assert '0 done, 1 cached, 1 kept, 0 failed' in printed
+    assert re.search(r'KEPT STALE swin__b__seed0: b\.yaml changed', printed), printed
+
+
+@pytest.mark.parametrize('name', ['synth_ablation', 'dino_small_scale'])
+def test_committed_results_re_render_without_retraining(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--report-only`` rewrites a committed results folder from its cells alone (a fresh clone
+    has no checkpoints and no prepare markers), byte for byte."""
+    committed = ROOT / 'experiments' / 'results' / name
+    out = tmp_path / name
+    shutil.copytree(committed / 'cells', out / 'cells')
+    main(['sweep', str(SWEEPS / f'{name}.yaml'), '--out', str(out), '--report-only'])
+    printed = capsys.readouterr().out
+    cells = len(list(committed.glob('cells/*.json')))
+    assert f'0 done, {cells} stored, 0 failed' in printed and '[prepare' not in printed
+    assert (out / 'results.csv').read_text() == (committed / 'results.csv').read_text()
+    made_by = f'`dtcd sweep {SWEEPS / name}.yaml --out {out}`'
+    committed_by = f'`dtcd sweep experiments/sweeps/{name}.yaml --out experiments/results/{name}`'
+    rendered = (out / 'results.md').read_text().replace(made_by, committed_by)
+    assert rendered == (committed / 'results.md').read_text()

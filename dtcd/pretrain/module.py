@@ -124,12 +124,18 @@ class DistillationModule(LightningModule):
         hp, world, accumulate, batch = self.hparams, 1, 1, None
         if self._trainer is not None:
             world, accumulate = self.trainer.world_size, self.trainer.accumulate_grad_batches
-            batch = getattr(self.trainer.datamodule, 'batch_size', None)
+            batch = self.device_batch_size()
         global_batch = hp['lr_reference_batch'] if batch is None else batch * world * accumulate
         peak = hp['lr'] * global_batch / hp['lr_reference_batch']
         return StepSchedule(
             peak, hp['min_lr'], hp['warmup_fraction'], hp['weight_decay'], self.total_steps()
         )
+
+    def device_batch_size(self) -> int | None:
+        """Images per device and step: the datamodule's ``batch_size``, else the training
+        loader's (a plain ``DataLoader`` passed to ``fit``); ``None`` before either is known."""
+        batch = getattr(self.trainer.datamodule, 'batch_size', None)
+        return batch or getattr(self.trainer.train_dataloader, 'batch_size', None)
 
     def total_steps(self) -> int:
         """Optimizer steps of the whole run (every per-step schedule spans these); 1 outside a

@@ -1,8 +1,8 @@
 """A few steps of DDP pretraining on CPU (gloo), launched by torchrun from test_ddp.py.
 
 Every rank writes ``rank<r>.pt`` to OUT with what the test compares across ranks: the student and
-EMA teacher weights, its generator state when training starts, the first MCR inputs and output,
-and how many checkpoint files it wrote itself.
+EMA teacher weights, its generator state when training starts, the lr of each step, the first MCR
+inputs and output, and how many checkpoint files it wrote itself.
 """
 
 import argparse
@@ -40,6 +40,16 @@ class GeneratorAtStart(Callback):
         self.state = torch.get_rng_state()
 
 
+class LearningRates(Callback):
+    """The lr each optimizer step used (this rank)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def on_train_batch_end(self, trainer: Trainer, *args: Any) -> None:
+        self.values.append(trainer.optimizers[0].param_groups[0]['lr'])
+
+
 def record_first_call(criterion: nn.Module) -> dict[str, Tensor]:
     """The first call's embeddings, its returned expansion term and its ε."""
     record: dict[str, Tensor] = {}
@@ -65,7 +75,7 @@ def main() -> None:
     seed_everything(0)
     module = tiny_module()
     mcr = record_first_call(module.teachers[0].objective.criterion)
-    start = GeneratorAtStart()
+    start, rates = GeneratorAtStart(), LearningRates()
     trainer = Trainer(
         accelerator='cpu',
         strategy='ddp',
@@ -77,6 +87,7 @@ def main() -> None:
         callbacks=[
             AtomicModelCheckpoint(args.out / 'checkpoints', every_n_train_steps=1, save_last=True),
             start,
+            rates,
         ],
         plugins=[CountingCheckpointIO()],
         enable_progress_bar=False,
@@ -93,6 +104,7 @@ def main() -> None:
         'mcr': mcr,
         'checkpoint_writes': CountingCheckpointIO.writes,
         'global_step': trainer.global_step,
+        'lr': rates.values,
     }
     torch.save(result, args.out / f'rank{trainer.global_rank}.pt')
 

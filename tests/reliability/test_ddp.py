@@ -43,6 +43,9 @@ def test_two_rank_ddp_pretraining(tmp_path: Path) -> None:
         got = float(mcr['expansion'])
         assert got == pytest.approx(expansion(mcr['student'], mcr['teacher'], eps, 2), rel=1e-5)
         assert got != pytest.approx(expansion(mcr['student'], mcr['teacher'], eps, 1), rel=1e-3)
+    # lr scales with the global batch, 4 images x 2 ranks (tiny_module: lr 5e-4 for 256 images;
+    # 3 steps, warm-up round(0.1 * 3) = 0, so step 0 runs at the peak).
+    assert [r['lr'][0] for r in ranks] == pytest.approx([5e-4 * 4 * 2 / 256] * 2, rel=1e-6)
     assert ranks[0]['checkpoint_writes'] > 0 and ranks[1]['checkpoint_writes'] == 0
     saved = torch.load(tmp_path / 'checkpoints' / 'last.ckpt', weights_only=False)
     assert saved['global_step'] == STEPS and len(saved['dtcd_rng_states']) == 2
