@@ -81,11 +81,46 @@ def _sweep(argv: Sequence[str]) -> None:
     sweep_main(argv)
 
 
+def _shard(argv: Sequence[str]) -> None:
+    """``dtcd shard``: convert a pretraining source into LitData shards."""
+    import json
+
+    from dtcd.data.shards import SOURCES, write_shards
+
+    parser = argparse.ArgumentParser(
+        prog='dtcd shard',
+        description='Convert a pretraining source into LitData shards that '
+        'StreamingPretrainDataModule streams from a folder or object storage. Sources: '
+        + '; '.join(f'{name}: {what}' for name, (_, what) in SOURCES.items()),
+    )
+    parser.add_argument('source', choices=sorted(SOURCES))
+    parser.add_argument('root', help='where the source is (folder or file)')
+    parser.add_argument('out', help='output folder or s3://bucket/prefix')
+    parser.add_argument('--limit', type=int, help='convert only the first N samples')
+    parser.add_argument('--workers', type=int, default=1, help='conversion processes')
+    parser.add_argument('--chunk-bytes', default='64MB', help='shard chunk size')
+    parser.add_argument(
+        '--storage-options', type=json.loads, default={}, help='JSON, e.g. {"endpoint_url": ...}'
+    )
+    parser.add_argument(
+        '--option', action='append', default=[], metavar='KEY=VALUE',
+        help="the source reader's options, e.g. split=s2a (ssl4eo-s12), layout=nhwc (deo-hdf5)",
+    )  # fmt: skip
+    args = parser.parse_args(list(argv))
+    options = dict(option.split('=', 1) for option in args.option)
+    count = write_shards(
+        args.source, args.root, args.out, args.limit, args.workers, args.chunk_bytes,
+        args.storage_options, **options,
+    )  # fmt: skip
+    print(f'wrote {count} samples of {args.source} to {args.out}')
+
+
 EXTRA_VERBS: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     'synth': (_synth, 'Generate SynthEO synthetic Sentinel-2 datasets (no download).'),
     'export': (_export, "Export a checkpoint's student backbone to .safetensors."),
     'sweep': (_sweep, 'Evaluate backbones x probe configs x seeds; tables and plots.'),
     'teacher': (_teacher, 'Train the stand-in optical teacher on SynthEO material truth.'),
+    'shard': (_shard, 'Convert a pretraining source into LitData shards (streaming).'),
 }
 
 

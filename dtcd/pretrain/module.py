@@ -121,15 +121,20 @@ class DistillationModule(LightningModule):
 
     def schedule(self) -> StepSchedule:
         """The run's per-step schedules; lr scaled by the global batch (the DINO rule)."""
+        hp = self.hparams
+        return StepSchedule(
+            self.peak_lr(), hp['min_lr'], hp['warmup_fraction'], hp['weight_decay'],
+            self.total_steps(),
+        )  # fmt: skip
+
+    def peak_lr(self) -> float:
+        """``lr · global batch / lr_reference_batch``; the reference batch outside a Trainer."""
         hp, world, accumulate, batch = self.hparams, 1, 1, None
         if self._trainer is not None:
             world, accumulate = self.trainer.world_size, self.trainer.accumulate_grad_batches
             batch = self.device_batch_size()
         global_batch = hp['lr_reference_batch'] if batch is None else batch * world * accumulate
-        peak = hp['lr'] * global_batch / hp['lr_reference_batch']
-        return StepSchedule(
-            peak, hp['min_lr'], hp['warmup_fraction'], hp['weight_decay'], self.total_steps()
-        )
+        return hp['lr'] * global_batch / hp['lr_reference_batch']
 
     def device_batch_size(self) -> int | None:
         """Images per device and step: the datamodule's ``batch_size``, else the training
@@ -209,9 +214,14 @@ class DistillationModule(LightningModule):
         self.log_dict({f'val/{k}': v for k, v in terms.items()}, batch_size=size, sync_dist=True)
 
     def configure_optimizers(self) -> Optimizer:
-        """AdamW; lr and weight decay are set per step from the step count, so resume is exact."""
+        """AdamW; lr and weight decay are set per step from the step count, so resume is exact.
+
+        Reads no ``estimated_stepping_batches``: that would build the training loader before the
+        fit loop restores a checkpoint's loader state, and a streaming loader resumed mid-epoch
+        would then replay its epoch from the start (Lightning issue 20550).
+        """
         hp = self.hparams
-        return adamw(self, self.schedule().peak_lr, hp['weight_decay'][0], tuple(hp['betas']))
+        return adamw(self, self.peak_lr(), hp['weight_decay'][0], tuple(hp['betas']))
 
     def configure_callbacks(self) -> list[Callback]:
         """Collapse monitors, and distillation pictures when asked for."""

@@ -22,6 +22,7 @@ from dtcd.data.datamodules.segmentation import (
     SpaceNet1DataModule,
 )
 from dtcd.data.datamodules.segmentation_synth import SynthEOSegmentationDataModule
+from dtcd.data.datamodules.streaming import StreamingPretrainDataModule
 
 __all__ = [
     'BigEarthNetDataModule',
@@ -39,6 +40,7 @@ __all__ = [
     'Sen1Floods11DataModule',
     'So2SatDataModule',
     'SpaceNet1DataModule',
+    'StreamingPretrainDataModule',
     'SynthEOSegmentationDataModule',
     'band_stats_of',
     'pretrain_stats',

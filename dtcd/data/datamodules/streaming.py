@@ -1,0 +1,154 @@
+"""Pretraining from LitData shards (``dtcd shard``), in a folder or on object storage.
+
+LitData's ``StreamingDataset`` shuffles chunks and samples by (seed, epoch) across nodes, ranks and
+workers, and its ``StreamingDataLoader`` keeps a ``state_dict`` that Lightning's fit loop stores
+in the checkpoint, so a run resumed in the middle of an epoch continues with the samples it would
+have seen next (with persistent workers: see the README, "Pretraining at scale").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import default_collate
+
+from dtcd.bands import DEO10, RGB, MissingBandError, band_indices, resolve_bands
+from dtcd.data.datamodules.base import DTCDDataModule, run_seed
+from dtcd.data.datamodules.pretrain import SSL4EO_S12_STATS, pretrain_stats
+from dtcd.data.shards import hr_to_dn
+
+__all__ = ['ShardSample', 'StreamingPretrainDataModule']
+
+STATS = {'deo': pretrain_stats(), 'ssl4eo-s2c': SSL4EO_S12_STATS['s2c'],
+         'ssl4eo-s2a': SSL4EO_S12_STATS['s2a']}  # fmt: skip
+
+
+class ShardSample:
+    """One shard sample as a training sample: ``image`` float32 ``[T, C, H, W]`` in ``bands``
+    order (RGB from the paired HR image with ``rgb_source='hr'`` where there is one) and its
+    ``index`` in the shard set."""
+
+    def __init__(self, bands: Sequence[str], rgb_source: str, where: str) -> None:
+        self.bands, self.rgb_source, self.where = tuple(bands), rgb_source, where
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Tensor]:
+        names = sample['bands'].split(',')
+        try:
+            take = band_indices(names, self.bands)
+        except MissingBandError as error:
+            raise MissingBandError(f'Shards in {self.where}: {error}') from None
+        image = torch.from_numpy(np.asarray(sample['image'], dtype=np.float32))[:, take]
+        hr = sample['rgb_hr']
+        if self.rgb_source == 'hr' and hr.size:
+            low = F.interpolate(torch.from_numpy(hr_to_dn(hr))[None], image.shape[-2:], mode='area')
+            image[:, band_indices(self.bands, RGB)] = low
+        return {'image': image}
+
+
+class StreamingPretrainDataModule(DTCDDataModule):
+    """Pretraining batches ``{'image': [B, C, H, W]}`` streamed from LitData shards.
+
+    Args:
+        input_dir: The shards: a folder or ``s3://bucket/prefix``.
+        bands: Band order of the batches (the student's MS stem order); matched by name.
+        rgb_source: ``'hr'`` puts the paired HR RGB (averaged to the MS grid) in place of B04,
+            B03, B02 where a sample has one (DEO); ``'s2'`` keeps Sentinel-2's.
+        dates: ``'each'``: every date of a location is its own image (``batch_size`` images are
+            ``batch_size / T`` locations); ``'all'``: batches keep them, ``[B, T, C, H, W]``.
+        stats: Normalisation statistics: ``'deo'`` (DEO's, digital numbers), ``'ssl4eo-s2c'``
+            or ``'ssl4eo-s2a'`` (the SSL4EO-S12 authors').
+        val_dir: Shards to monitor the losses on (``None``: no validation).
+        storage_options: For object storage, e.g. ``{'endpoint_url': 'http://host:9000'}``;
+            credentials come from the environment as boto3 reads them.
+        cache_dir: Where downloaded chunks are kept (LitData's default when ``None``).
+        max_cache_size: Most bytes of chunks kept on local disk, e.g. ``'50GB'``.
+        **kwargs: The loader options of :class:`~dtcd.data.datamodules.base.DTCDDataModule`.
+    """
+
+    def __init__(
+        self,
+        input_dir: str = 'data/shards/synth',
+        bands: str | Sequence[str] = DEO10,
+        rgb_source: Literal['hr', 's2'] = 'hr',
+        dates: Literal['each', 'all'] = 'each',
+        stats: Literal['deo', 'ssl4eo-s2c', 'ssl4eo-s2a'] = 'deo',
+        val_dir: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        cache_dir: str | None = None,
+        max_cache_size: str = '50GB',
+        **kwargs: Any,
+    ) -> None:
+        from litdata import StreamingDataset
+
+        self.bands = resolve_bands(bands)
+        super().__init__(StreamingDataset, input_dir=input_dir, **kwargs)
+        self.input_dir, self.val_dir, self.rgb_source, self.dates = (
+            input_dir,
+            val_dir,
+            rgb_source,
+            dates,
+        )
+        self.storage_options, self.cache_dir = storage_options or {}, cache_dir
+        self.max_cache_size = max_cache_size
+        self.dates_per_sample = 1
+        self.set_normalization(self.bands, STATS[stats])
+
+    def _dataset(self, input_dir: str, shuffle: bool) -> Any:
+        from litdata import StreamingDataset
+
+        return StreamingDataset(
+            input_dir,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            seed=run_seed(),
+            storage_options=self.storage_options,
+            cache_dir=self.cache_dir,
+            max_cache_size=self.max_cache_size,
+            transform=ShardSample(self.bands, self.rgb_source, input_dir),
+        )
+
+    def setup(self, stage: str) -> None:
+        """Open the shards' index; the first sample's bands and dates are checked here."""
+        self.train_dataset = self._dataset(self.input_dir, shuffle=True)
+        self.val_dataset = self._dataset(self.val_dir, shuffle=False) if self.val_dir else None
+        self.dates_per_sample = self.train_dataset[0]['image'].shape[0]
+        if self.dates == 'each' and self.batch_size % self.dates_per_sample:
+            raise ValueError(
+                f'{self.input_dir}: samples hold {self.dates_per_sample} dates each; '
+                f"batch_size {self.batch_size} images with dates='each' must be a multiple of it."
+            )
+
+    def _collate(self, samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        batch = default_collate(samples)
+        if self.dates == 'each':
+            batch['image'] = batch['image'].flatten(0, 1)
+        return batch
+
+    def _dataloader_factory(self, split: str) -> Any:
+        from litdata import StreamingDataLoader
+
+        dataset = self.train_dataset if split == 'train' else self.val_dataset
+        per_loader = self.batch_size // self.dates_per_sample if self.dates == 'each' else 0
+        workers = self.num_workers > 0
+        return StreamingDataLoader(
+            dataset,
+            batch_size=per_loader or self.batch_size,
+            num_workers=self.num_workers,
+            collate_fn=self._collate,
+            pin_memory=self.pin_memory,
+            prefetch_factor=self.prefetch_factor if workers else None,
+            persistent_workers=self.persistent_workers and workers,
+            drop_last=split == 'train',
+        )
+
+    def val_dataloader(self) -> Any:
+        """The ``val_dir`` shards in order; none without ``val_dir`` (validation is skipped)."""
+        return self._dataloader_factory('val') if self.val_dir else []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), 'root': self.input_dir}
