@@ -144,6 +144,9 @@ class StreamingPretrainDataModule(DTCDDataModule):
             prefetch_factor=self.prefetch_factor if workers else None,
             persistent_workers=self.persistent_workers and workers,
             drop_last=split == 'train',
+            # Workers' base seed from the run's seed: drawn from the global generator, a resumed
+            # run's new iterator would shift the crops and masks drawn after it.
+            generator=torch.Generator().manual_seed(run_seed()),
         )
 
     def val_dataloader(self) -> Any:
