@@ -17,6 +17,7 @@ location:
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,13 +159,16 @@ def write_shards(
     workers: int = 1,
     chunk_bytes: str = '64MB',
     storage_options: dict[str, Any] | None = None,
+    staging: str | Path | None = None,
     **options: Any,
 ) -> int:
     """Convert ``source`` at ``root`` into LitData shards in ``out`` (a folder or ``s3://...``).
 
     ``limit`` converts the first samples only. LitData records finished inputs
-    (``use_checkpoint``): a killed conversion run again continues where it stopped. Returns the
-    number of samples converted.
+    (``use_checkpoint``): a killed conversion run again continues where it stopped. Shards for
+    ``s3://`` are written to ``staging`` (a temporary folder by default) and uploaded with boto3
+    once complete, ``index.json`` last, so readers never see half a shard set (and endpoints on
+    plain http work, which LitData's own uploader refuses). Returns the samples converted.
     """
     from litdata import optimize
 
@@ -172,19 +176,36 @@ def write_shards(
     count = len(reader) if limit is None else min(limit, len(reader))
     if count == 0:
         raise ValueError(f'{source} at {root}: no samples to shard.')
-    optimize(
-        fn=reader,
-        inputs=list(range(count)),
-        output_dir=out,
-        chunk_bytes=chunk_bytes,
-        num_workers=workers,
-        use_checkpoint=True,
-        storage_options=storage_options or {},
-        # Not fork: a child forked from a process that ran torch's OpenMP threads can deadlock.
-        start_method='spawn',
-        verbose=True,
-    )
+    remote = out.startswith('s3://')
+    with tempfile.TemporaryDirectory(prefix='dtcd-shards-') as temporary:
+        local = Path(staging or temporary) if remote else Path(out)
+        optimize(
+            fn=reader,
+            inputs=list(range(count)),
+            output_dir=str(local),
+            chunk_bytes=chunk_bytes,
+            num_workers=workers,
+            use_checkpoint=True,
+            # Not fork: a child forked from a process that ran torch's OpenMP threads can hang.
+            start_method='spawn',
+            verbose=True,
+        )
+        if remote:
+            upload(local, out, storage_options or {})
     return count
+
+
+def upload(folder: Path, url: str, storage_options: dict[str, Any]) -> None:
+    """Copy a finished shard folder to ``s3://bucket/prefix``, ``index.json`` last."""
+    import boto3
+
+    bucket, _, prefix = url.removeprefix('s3://').partition('/')
+    client = boto3.client('s3', **storage_options)
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and '.checkpoints' not in p.parts)
+    files.sort(key=lambda p: p.name == 'index.json')
+    for path in files:
+        key = '/'.join(filter(None, [prefix.rstrip('/'), path.relative_to(folder).as_posix()]))
+        client.upload_file(str(path), bucket, key)
 
 
 def hr_to_dn(rgb_hr: np.ndarray) -> np.ndarray:

@@ -20,9 +20,10 @@ from torch.utils.data import default_collate
 from dtcd.bands import DEO10, RGB, MissingBandError, band_indices, resolve_bands
 from dtcd.data.datamodules.base import DTCDDataModule, run_seed
 from dtcd.data.datamodules.pretrain import SSL4EO_S12_STATS, pretrain_stats
+from dtcd.data.object_storage import check_shards  # also lets http endpoints work, in workers too
 from dtcd.data.shards import hr_to_dn
 
-__all__ = ['ShardSample', 'StreamingPretrainDataModule']
+__all__ = ['CollateDates', 'ShardSample', 'StreamingPretrainDataModule']
 
 STATS = {'deo': pretrain_stats(), 'ssl4eo-s2c': SSL4EO_S12_STATS['s2c'],
          'ssl4eo-s2a': SSL4EO_S12_STATS['s2a']}  # fmt: skip
@@ -48,6 +49,23 @@ class ShardSample:
             low = F.interpolate(torch.from_numpy(hr_to_dn(hr))[None], image.shape[-2:], mode='area')
             image[:, band_indices(self.bands, RGB)] = low
         return {'image': image}
+
+
+class CollateDates:
+    """Collate locations; with ``each``, every date becomes its own image (``[B·T, C, H, W]``).
+
+    A class, not a method of the DataModule: LitData's workers for object storage are spawned,
+    and a bound method would pickle the DataModule with its Trainer.
+    """
+
+    def __init__(self, each: bool) -> None:
+        self.each = each
+
+    def __call__(self, samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        batch = default_collate(samples)
+        if self.each:
+            batch['image'] = batch['image'].flatten(0, 1)
+        return batch
 
 
 class StreamingPretrainDataModule(DTCDDataModule):
@@ -114,20 +132,18 @@ class StreamingPretrainDataModule(DTCDDataModule):
 
     def setup(self, stage: str) -> None:
         """Open the shards' index; the first sample's bands and dates are checked here."""
+        for where in filter(None, [self.input_dir, self.val_dir]):
+            check_shards(where, self.storage_options)
         self.train_dataset = self._dataset(self.input_dir, shuffle=True)
         self.val_dataset = self._dataset(self.val_dir, shuffle=False) if self.val_dir else None
-        self.dates_per_sample = self.train_dataset[0]['image'].shape[0]
+        # A dataset of its own: one that has read a sample holds a reader the loader's spawned
+        # workers cannot receive.
+        self.dates_per_sample = self._dataset(self.input_dir, shuffle=False)[0]['image'].shape[0]
         if self.dates == 'each' and self.batch_size % self.dates_per_sample:
             raise ValueError(
                 f'{self.input_dir}: samples hold {self.dates_per_sample} dates each; '
                 f"batch_size {self.batch_size} images with dates='each' must be a multiple of it."
             )
-
-    def _collate(self, samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        batch = default_collate(samples)
-        if self.dates == 'each':
-            batch['image'] = batch['image'].flatten(0, 1)
-        return batch
 
     def _dataloader_factory(self, split: str) -> Any:
         from litdata import StreamingDataLoader
@@ -139,7 +155,7 @@ class StreamingPretrainDataModule(DTCDDataModule):
             dataset,
             batch_size=per_loader or self.batch_size,
             num_workers=self.num_workers,
-            collate_fn=self._collate,
+            collate_fn=CollateDates(each=self.dates == 'each'),
             pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch_factor if workers else None,
             persistent_workers=self.persistent_workers and workers,

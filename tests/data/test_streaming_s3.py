@@ -1,0 +1,89 @@
+"""Shards on object storage: a real S3 API (moto's server) on localhost, over plain http."""
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from dtcd.data.datamodules import StreamingPretrainDataModule
+from dtcd.main import main
+from tests.reliability.conftest import TINY_CONFIG, scalars
+
+BUCKET = 'eo-shards'
+
+
+@pytest.fixture(scope='module')
+def endpoint() -> Iterator[str]:
+    """An S3 server on a free localhost port with one bucket; test credentials in the env."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
+    server.start()
+    url = f'http://127.0.0.1:{port}'
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in [('AWS_ACCESS_KEY_ID', 'test'), ('AWS_SECRET_ACCESS_KEY', 'test'),
+                           ('AWS_DEFAULT_REGION', 'us-east-1')]:  # fmt: skip
+            env.setenv(key, value)
+        boto3.client('s3', endpoint_url=url).create_bucket(Bucket=BUCKET)
+        yield url
+    server.stop()
+
+
+def test_shards_written_to_s3_train_a_dtcd_fit(
+    endpoint: str, synth_root: Path, tmp_path: Path
+) -> None:
+    url = f's3://{BUCKET}/synth'
+    options = f'{{"endpoint_url": "{endpoint}"}}'
+    main(['shard', 'synth', str(synth_root), url, '--storage-options', options])
+    keys = [o['Key'] for o in boto3.client('s3', endpoint_url=endpoint).list_objects_v2(
+        Bucket=BUCKET)['Contents']]  # fmt: skip
+    assert 'synth/index.json' in keys and any(k.endswith('.bin') for k in keys)
+    data = tmp_path / 'data.yaml'
+    data.write_text(
+        'data:\n  class_path: dtcd.data.datamodules.StreamingPretrainDataModule\n'
+        f'  init_args: {{input_dir: "{url}", batch_size: 4, num_workers: 2,\n'
+        f'    storage_options: {options}, cache_dir: {tmp_path / "cache"}}}\n'
+    )
+    main(['fit', '--config', str(TINY_CONFIG), '--config', str(data),
+          '--trainer.logger.init_args.save_dir', str(tmp_path)])  # fmt: skip
+    assert sorted(scalars(tmp_path / 'tiny' / 'version_0', 'train/loss')) == list(range(16))
+    assert os.listdir(tmp_path / 'cache')  # chunks were downloaded
+
+
+@pytest.mark.parametrize(
+    ('where', 'endpoint_url', 'error', 'message'),
+    [
+        (
+            's3://no-such-bucket/x',
+            None,
+            FileNotFoundError,
+            "bucket 'no-such-bucket' does not exist",
+        ),
+        (f's3://{BUCKET}/nothing', None, FileNotFoundError, 'no index.json under that prefix'),
+        (
+            f's3://{BUCKET}/x',
+            'http://127.0.0.1:9',
+            ConnectionError,
+            'cannot reach http://127.0.0.1:9',
+        ),
+    ],
+    ids=['no bucket', 'no prefix', 'unreachable'],
+)
+def test_missing_shards_on_s3_are_named_at_once(
+    endpoint: str, where: str, endpoint_url: str | None, error: type, message: str
+) -> None:
+    options = {'endpoint_url': endpoint_url or endpoint}
+    data = StreamingPretrainDataModule(input_dir=where, batch_size=4, storage_options=options)
+    with pytest.raises(error, match=message):
+        data.setup('fit')
+
+
+def test_a_folder_without_shards_is_named(tmp_path: Path) -> None:
+    data = StreamingPretrainDataModule(input_dir=str(tmp_path), batch_size=4)
+    with pytest.raises(FileNotFoundError, match=f'{tmp_path} has no index.json'):
+        data.setup('fit')
