@@ -105,9 +105,11 @@ def main() -> None:
         sources = {
             'shards (local)': StreamingPretrainDataModule(input_dir=shards, **stream),
             'shards (S3, localhost)': StreamingPretrainDataModule(
-                input_dir='s3://bench/ssl4eo', storage_options=s3, cache_dir=str(root / 'cache'),
+                input_dir='s3://bench/ssl4eo',
+                storage_options=s3,
+                cache_dir=str(root / 'cache'),
                 **stream,
-            ),  # fmt: skip
+            ),
             'SSL4EO v1 GeoTIFF (TorchGeo)': SSL4EOS12DataModule(
                 root=str(root / 'ssl4eo'), split='s2a', val_fraction=0.01, **options
             ),
