@@ -120,6 +120,11 @@ class SynthEOSegmentation(NonGeoDataset):
         return sample
 
 
+def hr_to_dn(rgb_hr: np.ndarray) -> np.ndarray:
+    """8-bit HR RGB as float32 Sentinel-2 digital numbers (255 ↔ :data:`HR_RGB_FULL_SCALE_DN`)."""
+    return rgb_hr.astype(np.float32) * (HR_RGB_FULL_SCALE_DN / 255)
+
+
 class PairedMSRGB(NonGeoDataset):
     """Multispectral tiles paired with high-resolution RGB, as DEO pretrains on.
 
@@ -176,8 +181,8 @@ class PairedMSRGB(NonGeoDataset):
         """The HR RGB as float32 [3, kH, kW] in Sentinel-2 digital numbers."""
         path = os.path.join(self.root, relative)
         with _reading(path), Image.open(path) as img:
-            rgb = np.asarray(img.convert('RGB'), dtype=np.float32)
-        return torch.from_numpy(rgb).permute(2, 0, 1) * (HR_RGB_FULL_SCALE_DN / 255)
+            rgb = np.asarray(img.convert('RGB'))
+        return torch.from_numpy(hr_to_dn(rgb)).permute(2, 0, 1)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         """``{'image': float32 [C, H, W]}`` plus ``'rgb_hr'`` when asked for and available."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from litdata.streaming import downloader
 
-__all__ = ['allow_http_endpoints', 'check_shards']
+__all__ = ['allow_http_endpoints', 'check_shards', 's3_object']
 
 
 def allow_http_endpoints() -> None:
@@ -24,6 +24,12 @@ def allow_http_endpoints() -> None:
 
 
 allow_http_endpoints()
+
+
+def s3_object(url: str, name: str) -> tuple[str, str]:
+    """``(bucket, key)`` of the object ``name`` under ``s3://bucket/prefix``."""
+    bucket, _, prefix = url.removeprefix('s3://').partition('/')
+    return bucket, '/'.join(filter(None, [prefix.rstrip('/'), name]))
 
 
 #: How long a check of the shards' location may wait for an answer, in seconds.
@@ -52,8 +58,7 @@ def check_shards(input_dir: str, storage_options: dict[str, Any] | None = None) 
     from botocore.config import Config
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-    bucket, _, prefix = input_dir.removeprefix('s3://').partition('/')
-    key = '/'.join(filter(None, [prefix.rstrip('/'), 'index.json']))
+    bucket, key = s3_object(input_dir, 'index.json')
     options = dict(storage_options or {})
     endpoint = options.get('endpoint_url', 'the default AWS endpoint')
     config = Config(connect_timeout=CHECK_TIMEOUT_S, read_timeout=CHECK_TIMEOUT_S,

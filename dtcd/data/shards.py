@@ -27,7 +27,6 @@ import numpy as np
 from PIL import Image
 
 from dtcd.bands import S2_L1C_13, resolve_bands
-from dtcd.data.specs import HR_RGB_FULL_SCALE_DN
 
 __all__ = ['NO_HR', 'SOURCES', 'open_source', 'write_shards']
 
@@ -199,15 +198,10 @@ def upload(folder: Path, url: str, storage_options: dict[str, Any]) -> None:
     """Copy a finished shard folder to ``s3://bucket/prefix``, ``index.json`` last."""
     import boto3
 
-    bucket, _, prefix = url.removeprefix('s3://').partition('/')
+    from dtcd.data.object_storage import s3_object
+
     client = boto3.client('s3', **storage_options)
     files = sorted(p for p in folder.rglob('*') if p.is_file() and '.checkpoints' not in p.parts)
     files.sort(key=lambda p: p.name == 'index.json')
     for path in files:
-        key = '/'.join(filter(None, [prefix.rstrip('/'), path.relative_to(folder).as_posix()]))
-        client.upload_file(str(path), bucket, key)
-
-
-def hr_to_dn(rgb_hr: np.ndarray) -> np.ndarray:
-    """uint8 HR RGB in Sentinel-2 digital numbers (255 ↔ :data:`HR_RGB_FULL_SCALE_DN`)."""
-    return rgb_hr.astype(np.float32) * (HR_RGB_FULL_SCALE_DN / 255)
+        client.upload_file(str(path), *s3_object(url, path.relative_to(folder).as_posix()))

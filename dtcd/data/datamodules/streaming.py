@@ -20,8 +20,8 @@ from torch.utils.data import default_collate
 from dtcd.bands import DEO10, RGB, MissingBandError, band_indices, resolve_bands
 from dtcd.data.datamodules.base import DTCDDataModule, run_seed
 from dtcd.data.datamodules.pretrain import SSL4EO_S12_STATS, pretrain_stats
+from dtcd.data.datasets import hr_to_dn
 from dtcd.data.object_storage import check_shards  # also lets http endpoints work, in workers too
-from dtcd.data.shards import hr_to_dn
 
 __all__ = ['CollateDates', 'ShardSample', 'StreamingPretrainDataModule']
 
@@ -31,8 +31,7 @@ STATS = {'deo': pretrain_stats(), 'ssl4eo-s2c': SSL4EO_S12_STATS['s2c'],
 
 class ShardSample:
     """One shard sample as a training sample: ``image`` float32 ``[T, C, H, W]`` in ``bands``
-    order (RGB from the paired HR image with ``rgb_source='hr'`` where there is one) and its
-    ``index`` in the shard set."""
+    order (RGB from the paired HR image with ``rgb_source='hr'`` where there is one)."""
 
     def __init__(self, bands: Sequence[str], rgb_source: str, where: str) -> None:
         self.bands, self.rgb_source, self.where = tuple(bands), rgb_source, where
@@ -105,12 +104,8 @@ class StreamingPretrainDataModule(DTCDDataModule):
 
         self.bands = resolve_bands(bands)
         super().__init__(StreamingDataset, input_dir=input_dir, **kwargs)
-        self.input_dir, self.val_dir, self.rgb_source, self.dates = (
-            input_dir,
-            val_dir,
-            rgb_source,
-            dates,
-        )
+        self.input_dir, self.val_dir = input_dir, val_dir
+        self.rgb_source, self.dates = rgb_source, dates
         self.storage_options, self.cache_dir = storage_options or {}, cache_dir
         self.max_cache_size = max_cache_size
         self.dates_per_sample = 1
