@@ -9,16 +9,18 @@ location:
   single-date sources), channels named by ``bands``;
 - ``rgb_hr``: the paired high-resolution RGB as uint8 ``[3, kH, kW]`` (``[0, 0, 0]`` when none);
 - ``bands``: the channel names, comma-separated (always matched by name, never by position);
+- ``sar`` (sources with Sentinel-1, when asked for): backscatter in dB, float16 ``[T, 2, H, W]``;
 - ``meta``: JSON with ``source``, ``id``, ``dates`` (ISO dates per ``T``), ``lat`` / ``lon``
   (``null`` where unknown), ``product_level``, ``dn_scale`` (the digital number of reflectance
-  1.0) and ``modalities`` (band names per modality: ``ms``, ``rgb_hr``).
+  1.0), ``modalities`` (band names per modality: ``ms``, ``rgb_hr``, ``sar``) and what a source
+  adds (``cloud_fraction`` per date for SSL4EO-S12 v1.1 and Major TOM).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from PIL import Image
 
 from dtcd.bands import S2_L1C_13, resolve_bands
 
-__all__ = ['NO_HR', 'SOURCES', 'open_source', 'write_shards']
+__all__ = ['NO_HR', 'SOURCES', 'make_sample', 'open_source', 'write_shards']
 
 #: ``rgb_hr`` of a location without a paired high-resolution image.
 NO_HR = np.zeros((0, 0, 0), dtype=np.uint8)
@@ -36,9 +38,9 @@ NO_HR = np.zeros((0, 0, 0), dtype=np.uint8)
 S2_DN_SCALE = 10000
 
 
-def _sample(
+def make_sample(
     image: np.ndarray,
-    bands: tuple[str, ...],
+    bands: Sequence[str],
     source: str,
     sample_id: str,
     product_level: str,
@@ -46,13 +48,23 @@ def _sample(
     lat: float | None = None,
     lon: float | None = None,
     rgb_hr: np.ndarray = NO_HR,
+    sar: np.ndarray | None = None,
+    sar_bands: Sequence[str] = (),
+    **meta: Any,
 ) -> dict[str, Any]:
+    """One location as a shard sample (the fields of the module docstring); ``meta`` adds
+    source-specific metadata (e.g. ``cloud_fraction`` per date)."""
+    modalities = {'ms': list(bands), 'rgb_hr': ['B04', 'B03', 'B02'] if rgb_hr.size else []}
+    if sar is not None:
+        modalities['sar'] = list(sar_bands)
     meta = {
         'source': source, 'id': sample_id, 'dates': dates, 'lat': lat, 'lon': lon,
-        'product_level': product_level, 'dn_scale': S2_DN_SCALE,
-        'modalities': {'ms': list(bands), 'rgb_hr': ['B04', 'B03', 'B02'] if rgb_hr.size else []},
+        'product_level': product_level, 'dn_scale': S2_DN_SCALE, 'modalities': modalities, **meta,
     }  # fmt: skip
-    return {'image': image, 'rgb_hr': rgb_hr, 'bands': ','.join(bands), 'meta': json.dumps(meta)}
+    sample = {'image': image, 'rgb_hr': rgb_hr, 'bands': ','.join(bands), 'meta': json.dumps(meta)}
+    if sar is not None:
+        sample['sar'] = sar
+    return sample
 
 
 class PairedSource:
@@ -75,7 +87,7 @@ class PairedSource:
         if row['rgb']:
             with Image.open(self.root / row['rgb']) as picture:
                 hr = np.ascontiguousarray(np.asarray(picture.convert('RGB')).transpose(2, 0, 1))
-        return _sample(image, S2_L1C_13, self.name, row['id'], 'L1C', [None], rgb_hr=hr)
+        return make_sample(image, S2_L1C_13, self.name, row['id'], 'L1C', [None], rgb_hr=hr)
 
 
 class DEOHDF5Source:
@@ -103,7 +115,7 @@ class DEOHDF5Source:
 
     def __call__(self, index: int) -> dict[str, Any]:
         image = self.dataset[index]['image'].numpy().astype(self.dtype)[None]
-        return _sample(image, self.bands, 'deo-hdf5', str(index), 'L1C', [None])
+        return make_sample(image, self.bands, 'deo-hdf5', str(index), 'L1C', [None])
 
 
 class SSL4EOS12Source:
@@ -130,8 +142,8 @@ class SSL4EOS12Source:
             datetime.fromtimestamp(float(t), UTC).date().isoformat() for t in sample['t'][order]
         ]
         lat, lon = float(sample['y'][0]), float(sample['x'][0])
-        return _sample(image, self.bands, 'ssl4eo-s12', self.locations[index], self.level, dates,
-                       lat, lon)  # fmt: skip
+        return make_sample(image, self.bands, 'ssl4eo-s12', self.locations[index], self.level,
+                           dates, lat, lon)  # fmt: skip
 
 
 #: ``dtcd shard`` source names: what each reads from ``ROOT``.
@@ -140,7 +152,22 @@ SOURCES: dict[str, tuple[Callable[..., Any], str]] = {
     'paired': (PairedSource, 'a paired MS + HR RGB folder (index.csv)'),
     'deo-hdf5': (DEOHDF5Source, "the DEO authors' HDF5 file"),
     'ssl4eo-s12': (SSL4EOS12Source, 'SSL4EO-S12 v1.0 folders (s2c/ or s2a/, via TorchGeo)'),
+    'ssl4eo-s12-v1.1': (
+        lambda root, **options: _import('ssl4eo_v11', 'SSL4EOS12V11Source')(root, **options),
+        'SSL4EO-S12 v1.1: <split>/<modality>/ tars or zarr chunk files',
+    ),
+    'major-tom': (
+        lambda root, **options: _import('major_tom', 'MajorTOMSource')(root, **options),
+        'a Major TOM Core folder (metadata.parquet, images/*.parquet)',
+    ),
 }
+
+
+def _import(module: str, name: str) -> Any:
+    """A reader class imported when used: zarr and pyarrow load only for their sources."""
+    import importlib
+
+    return getattr(importlib.import_module(f'dtcd.data.{module}'), name)
 
 
 def open_source(source: str, root: str | Path, **options: Any) -> Any:

@@ -1,37 +1,15 @@
 """Shards on object storage: a real S3 API (moto's server) on localhost, over plain http."""
 
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from dtcd.data.datamodules import StreamingPretrainDataModule
 from dtcd.main import main
+from tests.data.conftest import BUCKET
 from tests.reliability.conftest import TINY_CONFIG, scalars
-
-BUCKET = 'eo-shards'
-
-
-@pytest.fixture(scope='module')
-def endpoint() -> Iterator[str]:
-    """An S3 server on a free localhost port with one bucket; test credentials in the env."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
-    server.start()
-    url = f'http://127.0.0.1:{port}'
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in [('AWS_ACCESS_KEY_ID', 'test'), ('AWS_SECRET_ACCESS_KEY', 'test'),
-                           ('AWS_DEFAULT_REGION', 'us-east-1')]:  # fmt: skip
-            env.setenv(key, value)
-        boto3.client('s3', endpoint_url=url).create_bucket(Bucket=BUCKET)
-        yield url
-    server.stop()
 
 
 def test_shards_written_to_s3_train_a_dtcd_fit(
@@ -86,4 +64,17 @@ def test_missing_shards_on_s3_are_named_at_once(
 def test_a_folder_without_shards_is_named(tmp_path: Path) -> None:
     data = StreamingPretrainDataModule(input_dir=str(tmp_path), batch_size=4)
     with pytest.raises(FileNotFoundError, match=f'{tmp_path} has no index.json'):
+        data.setup('fit')
+
+
+def test_wrong_credentials_are_named(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import settings
+
+    # moto's server checks credentials once past this many requests (off by default).
+    monkeypatch.setattr(settings, 'INITIAL_NO_AUTH_ACTION_COUNT', 0)
+    monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'nobody')
+    data = StreamingPretrainDataModule(
+        input_dir=f's3://{BUCKET}/synth', batch_size=4, storage_options={'endpoint_url': endpoint}
+    )
+    with pytest.raises(PermissionError, match=rf'{endpoint} refused the credentials \(403\)'):
         data.setup('fit')
