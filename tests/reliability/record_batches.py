@@ -1,4 +1,5 @@
-"""A callback that appends each training batch's images, as digests, to the file ``$RECORD``."""
+"""A callback that appends each training batch's images, as digests, to the file ``$RECORD``
+(``{rank}`` in it becomes the process's global rank: one file per DDP rank)."""
 
 import hashlib
 import json
@@ -15,7 +16,7 @@ class RecordBatches(Callback):
         digests = [
             hashlib.sha1(image.numpy().tobytes()).hexdigest()[:12] for image in batch['image']
         ]
-        with open(os.environ['RECORD'], 'a') as file:
+        with open(os.environ['RECORD'].format(rank=trainer.global_rank), 'a') as file:
             file.write(json.dumps([trainer.global_step, trainer.current_epoch, digests]) + '\n')
 
 
