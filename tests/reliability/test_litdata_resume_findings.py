@@ -87,7 +87,8 @@ def train(
     checkpoints = ModelCheckpoint(out, '{step}', every_n_train_steps=EVERY, save_top_k=-1)
     callbacks = [checkpoints, *fit.pop('callbacks', [])]
     trainer = Trainer(max_epochs=2, accelerator='cpu', logger=False, enable_progress_bar=False,
-                      enable_model_summary=False, callbacks=callbacks, default_root_dir=out)  # fmt: skip
+                      enable_model_summary=False, callbacks=callbacks,
+                      default_root_dir=out)  # fmt: skip
     try:
         trainer.fit(model, loader, **fit)
     except Interrupt:
