@@ -10,6 +10,7 @@ adds the option; it only permits http where an endpoint asks for it, https stays
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,13 @@ def check_shards(input_dir: str, storage_options: dict[str, Any] | None = None) 
     endpoint directly with a short time-out and few retries (LitData's own client retries for
     minutes against an endpoint that does not answer).
 
+    Every chunk ``index.json`` lists must be there at its listed size: LitData waits for a missing
+    or truncated chunk until a time-out that blames a crashed download.
+
     Raises:
-        FileNotFoundError: No shard set there (missing folder, bucket, prefix or index).
+        FileNotFoundError: No shard set there (missing folder, bucket, prefix or index), or a
+            chunk is missing.
+        ValueError: A chunk is truncated.
         PermissionError: The endpoint refused the credentials.
         ConnectionError: The endpoint cannot be reached.
     """
@@ -53,6 +59,9 @@ def check_shards(input_dir: str, storage_options: dict[str, Any] | None = None) 
         if not Path(input_dir, 'index.json').is_file():
             what = 'is no folder' if not Path(input_dir).is_dir() else 'has no index.json'
             raise FileNotFoundError(f'{input_dir} {what}: no LitData shards there; {advice}.')
+        index = json.loads(Path(input_dir, 'index.json').read_text())
+        sizes = {p.name: p.stat().st_size for p in Path(input_dir).iterdir() if p.is_file()}
+        check_chunks(input_dir, index, sizes)
         return
     import boto3
     from botocore.config import Config
@@ -65,7 +74,7 @@ def check_shards(input_dir: str, storage_options: dict[str, Any] | None = None) 
                     retries={'max_attempts': 2})  # fmt: skip
     client = boto3.client('s3', config=config, **options)
     try:
-        client.head_object(Bucket=bucket, Key=key)
+        index = json.loads(client.get_object(Bucket=bucket, Key=key)['Body'].read())
     except EndpointConnectionError as error:
         raise ConnectionError(
             f'{input_dir}: cannot reach {endpoint} ({error}); check storage_options.endpoint_url '
@@ -93,3 +102,21 @@ def check_shards(input_dir: str, storage_options: dict[str, Any] | None = None) 
             f'{input_dir}: no index.json under that prefix at {endpoint}: no LitData shards '
             f'there; {advice}.'
         ) from None
+    prefix = key.removesuffix('index.json')
+    sizes = {}
+    for page in client.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix):
+        sizes |= {o['Key'].removeprefix(prefix): o['Size'] for o in page.get('Contents', [])}
+    check_chunks(input_dir, index, sizes)
+
+
+def check_chunks(input_dir: str, index: dict[str, Any], sizes: dict[str, int]) -> None:
+    """Each chunk of ``index.json`` present in ``sizes`` (name -> bytes) at its listed size."""
+    redo = 'the shard set is incomplete: write or upload it again (`dtcd shard`)'
+    for chunk in index.get('chunks', []):
+        name, expected = chunk['filename'], chunk['chunk_bytes']
+        if name not in sizes:
+            raise FileNotFoundError(f'{input_dir}: chunk {name}, listed in index.json, is missing; '
+                                    f'{redo}.')  # fmt: skip
+        if index['config'].get('compression') is None and sizes[name] != expected:
+            raise ValueError(f'{input_dir}: chunk {name} has {sizes[name]} bytes where index.json '
+                             f'lists {expected}: truncated; {redo}.')  # fmt: skip

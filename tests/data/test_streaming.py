@@ -5,6 +5,11 @@ comes out must be what dtcd's (and TorchGeo's) readers of the source give, band 
 """
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +22,7 @@ from dtcd.data.datamodules import StreamingPretrainDataModule
 from dtcd.data.datasets import DEOHDF5, PairedMSRGB
 from dtcd.main import main
 from tests.data.fake import deo_hdf5, ssl4eo_s12
-from tests.reliability.conftest import TINY_CONFIG, scalars
+from tests.reliability.conftest import ROOT, TINY_CONFIG, dtcd, run, scalars, subprocess_env
 
 
 def shard(source: str, root: Path, out: Path, *options: str) -> Path:
@@ -125,3 +130,45 @@ def test_dtcd_fit_pretrains_from_the_shards(synth_shards: Path, tmp_path: Path) 
     losses = scalars(tmp_path / 'tiny' / 'version_0', 'train/loss')
     assert sorted(losses) == list(range(16))  # 2 epochs of 32 tiles / 4 (logged every step)
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+
+
+@pytest.mark.parametrize('damage', ['missing', 'truncated'])
+def test_a_missing_or_truncated_chunk_is_named_at_setup(
+    synth_shards: Path, tmp_path: Path, damage: str
+) -> None:
+    shards = tmp_path / 'shards'
+    shutil.copytree(synth_shards, shards)
+    chunk = sorted(shards.glob('chunk-*.bin'))[-1]
+    if damage == 'missing':
+        chunk.unlink()
+        message = f'chunk {chunk.name}, listed in index.json, is missing'
+    else:
+        size = chunk.stat().st_size
+        os.truncate(chunk, size // 2)
+        message = f'chunk {chunk.name} has {size // 2} bytes where index.json lists {size}'
+    with pytest.raises((FileNotFoundError, ValueError), match=message):
+        module(shards)
+
+
+@pytest.mark.slow
+def test_a_killed_conversion_continues_where_it_stopped(synth_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / 'shards'
+    command = dtcd(
+        'shard', 'synth', str(synth_root), str(out), '--chunk-bytes', '310KB'
+    )  # a chunk per tile
+    converting = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list(out.glob('chunk-*.bin'))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(converting.pid, signal.SIGKILL)  # the command and its spawned workers
+    converting.wait()
+    assert not (out / 'index.json').exists()
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob('chunk-*.bin')}
+    assert 3 <= len(before) < 32
+    done = run(command, timeout=300)
+    assert 'wrote 32 samples of synth' in done.stdout
+    # The chunks written before the kill were kept, not written again.
+    assert all(Path(out, name).stat().st_mtime_ns == mtime for name, mtime in before.items())
+    ids = [json.loads(sample['meta'])['id'] for sample in raw_samples(out)]
+    assert len(ids) == len(set(ids)) == 32
