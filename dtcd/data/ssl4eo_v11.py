@@ -214,7 +214,9 @@ def _tar_members(path: Path) -> dict[str, tuple[Path, int, int]]:
         with tarfile.open(path) as tar:
             infos = [m for m in tar.getmembers() if m.name.endswith('.zarr.zip')]
     except tarfile.TarError as error:
-        raise ValueError(f'{path}: not a readable tar ({error}); download it again.') from None
+        raise ValueError(
+            f'{path}: not a readable tar ({error}): truncated or damaged; download it again.'
+        ) from None
     for info in infos:
         if info.offset_data + info.size > size:
             raise ValueError(f'{path}: truncated inside {info.name}; download it again.')

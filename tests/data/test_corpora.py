@@ -7,6 +7,8 @@ owners' own readers returned on them (``tests/data/corpora_writer``): DLR-MF-DAS
 """
 
 import json
+import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -144,3 +146,77 @@ def test_corpus_shards_hold_the_reader_samples_and_train_from_folder_and_s3(
               f'--trainer.logger.init_args.save_dir={tmp_path / name}'])  # fmt: skip
         losses = scalars(tmp_path / name / 'tiny' / 'version_0', 'train/loss')
         assert sorted(losses) == [0, 1] and all(np.isfinite(list(losses.values())))
+
+
+def damaged_copy(source: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    return copy
+
+
+def test_corrupt_and_truncated_ssl4eo_members_are_named(tmp_path: Path) -> None:
+    root = damaged_copy(TARS, tmp_path)
+    tar = root / 'train' / 'S2L1C' / 'ssl4eos12_shard_000001.tar'
+    reader = SSL4EOS12V11Source(root)
+    _, offset, size = reader.locations[1]['S2L1C']
+    with tar.open('r+b') as file:  # scramble the second member's zip
+        file.seek(offset)
+        file.write(bytes(size // 2))
+    with pytest.raises(ValueError, match=rf'{tar} \(member at byte {offset}\): not a readable'):
+        reader(1)
+    assert json.loads(reader(0)['meta'])['id'] == '0000173'  # the others still read
+    os.truncate(tar, offset + size // 2)
+    with pytest.raises(ValueError, match=rf'{tar}: not a readable tar \(unexpected end of data\)'):
+        SSL4EOS12V11Source(root)
+
+
+def test_ssl4eo_modalities_out_of_step_and_wrong_layouts_are_named(tmp_path: Path) -> None:
+    root = damaged_copy(TARS, tmp_path)
+    (root / 'train' / 'S1GRD' / 'ssl4eos12_shard_000002.tar').unlink()
+    with pytest.raises(FileNotFoundError, match=r'S1GRD/ssl4eos12_shard_000002\.tar: missing'):
+        SSL4EOS12V11Source(root, sar=True)
+    assert len(SSL4EOS12V11Source(root)) == 3  # without SAR it is not needed
+    with pytest.raises(
+        FileNotFoundError, match=r'no ssl4eos12_shard_\*\.tar .* and no \*\.zarr\.zip'
+    ):
+        SSL4EOS12V11Source(root / 'train')  # one level too deep
+    with pytest.raises(ValueError, match="modality 'S1GRD'"):
+        SSL4EOS12V11Source(root, modality='S1GRD')
+
+
+def test_a_damaged_chunk_file_is_named(tmp_path: Path) -> None:
+    root = damaged_copy(CHUNK_FILES, tmp_path)
+    file = root / 'train' / 'S2L1C' / 'ssl4eos12_train_seasonal_data_000002.zarr.zip'
+    file.write_bytes(file.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f'{file}: not a readable consolidated Zarr v2 zip'):
+        SSL4EOS12V11Source(root)
+
+
+def test_corrupt_major_tom_files_are_named(tmp_path: Path) -> None:
+    root = damaged_copy(MAJOR_TOM, tmp_path)
+    part = root / 'images' / 'part_00002.parquet'
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    reader = MajorTOMSource(root)
+    with pytest.raises(ValueError, match=f'{part} row group 0: unreadable parquet'):
+        reader(2)
+    (root / 'images' / 'part_00001.parquet').unlink()
+    with pytest.raises(FileNotFoundError, match=r'points at https://huggingface\.co/.*part_00001'):
+        MajorTOMSource(root)
+    (root / 'metadata.parquet').unlink()
+    with pytest.raises(
+        FileNotFoundError, match=r'metadata\.parquet: missing\. ROOT must be a Major'
+    ):
+        MajorTOMSource(root)
+
+
+def test_a_major_tom_band_that_is_not_a_geotiff_is_named(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    root = damaged_copy(MAJOR_TOM, tmp_path)
+    part = root / 'images' / 'part_00002.parquet'
+    table = pq.read_table(part)
+    broken = table.set_column(table.schema.get_field_index('B05'), 'B05',
+                              pa.array([b'not a tiff'], pa.binary()))  # fmt: skip
+    pq.write_table(broken, part, row_group_size=1)
+    with pytest.raises(ValueError, match=f'{part} row group 0 column B05: not a readable GeoTIFF'):
+        MajorTOMSource(root)(2)
