@@ -5,16 +5,21 @@ uint16, 4 dates per location), and is read by the DataModule a run would use, it
 iterated as the training loop does (collate included, normalisation excluded: that runs on the
 device). Sources, side by side in one run:
 
-- ``shards (local)``: ``dtcd shard ssl4eo-s12`` output in a folder (StreamingPretrainDataModule);
+- ``shards (local)``: ``dtcd shard ssl4eo-s12`` output in a folder (StreamingPretrainDataModule),
+  digital numbers crossing from the worker in their own dtype; and the same with float32 from
+  the worker (how dtcd delivered them before);
 - ``shards (S3)``: the same shards on a moto S3 server on localhost (plain http);
 - ``SSL4EO v1 GeoTIFF``: TorchGeo's SSL4EOS12 on the location folders (SSL4EOS12DataModule);
-- ``DEO HDF5``: one HDF5 file of the same images (HDF5PretrainDataModule).
+- ``DEO HDF5``: one HDF5 file of the same images (HDF5PretrainDataModule);
+- with ``--owners-python`` (the throwaway interpreter of ``tests/data/corpora_writer``) and
+  ``--owners-ssl4eo`` (a checkout of DLR-MF-DAS/SSL4EO-S12-v1.1): SSL4EO-S12 v1.1 S2L2A tars
+  (written by ``benchmarks/owners_ssl4eo_v11.py``) read by the owners' ``build_ssl4eos12_dataset``
+  (batches of 8 locations, a DataLoader over it), and the same tars after ``dtcd shard``.
 
 Usage::
 
-    python -m benchmarks.data_path [--locations 48] [--workers 1] [--epochs 2]
-
-The SSL4EO-S12 v1.1 owners' tar reader is not measured yet (dtcd does not read v1.1 yet).
+    python -m benchmarks.data_path [--locations 48] [--workers 1] [--epochs 2] \
+        [--owners-python /tmp/owners/bin/python --owners-ssl4eo PATH]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import os
 import platform
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -37,10 +43,21 @@ from dtcd.data.datamodules import (
     SSL4EOS12DataModule,
     StreamingPretrainDataModule,
 )
+from dtcd.data.datamodules.streaming import ShardSample
 from dtcd.data.shards import write_shards
 from tests.data.fake import ssl4eo_s12
 
 BATCH = 32  # images (8 locations of 4 dates)
+OWNERS = Path(__file__).with_name('owners_ssl4eo_v11.py')
+
+
+class FloatFromWorker(StreamingPretrainDataModule):
+    """The shards' images converted to float32 in the loader worker (dtcd before 2026-12-07)."""
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        # ShardSample's HR path converts in the worker; the shards have no HR to put in.
+        self.train_dataset.transform = ShardSample(self.bands, 'hr', True, self.input_dir)
 
 
 def images_per_second(datamodule: Any, epochs: int) -> float:
@@ -86,6 +103,8 @@ def main() -> None:
     parser.add_argument('--locations', type=int, default=48)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--epochs', type=int, default=2)
+    parser.add_argument('--owners-python', help="interpreter with the owners' pins (zarr 2.18)")
+    parser.add_argument('--owners-ssl4eo', help='checkout of DLR-MF-DAS/SSL4EO-S12-v1.1')
     args = parser.parse_args()
     import boto3
 
@@ -104,6 +123,7 @@ def main() -> None:
         stream = {'bands': DEO10, 'rgb_source': 's2', 'stats': 'ssl4eo-s2a', **options}
         sources = {
             'shards (local)': StreamingPretrainDataModule(input_dir=shards, **stream),
+            'shards (local), float32 from the worker': FloatFromWorker(input_dir=shards, **stream),
             'shards (S3, localhost)': StreamingPretrainDataModule(
                 input_dir='s3://bench/ssl4eo',
                 storage_options=s3,
@@ -117,7 +137,23 @@ def main() -> None:
                 root=str(h5), file_bands=S2_L2A_12, val_fraction=0.01, **options
             ),
         }
+        v11 = root / 'ssl4eo_v11'
+        if args.owners_python:
+            owners = [args.owners_python, str(OWNERS)]
+            subprocess.run([*owners, 'write', str(v11), '--locations', str(args.locations)],
+                           check=True)  # fmt: skip
+            write_shards('ssl4eo-s12-v1.1', v11, str(root / 'v11-shards'), modality='S2L2A')
+            sources['shards of the v1.1 tars (local)'] = StreamingPretrainDataModule(
+                input_dir=str(root / 'v11-shards'), **stream
+            )
         rates = {name: images_per_second(dm, args.epochs) for name, dm in sources.items()}
+        if args.owners_python:
+            read = [*owners, 'read', str(v11), '--repo', args.owners_ssl4eo, '--workers',
+                    str(args.workers), '--epochs', str(args.epochs)]  # fmt: skip
+            output = subprocess.run(read, check=True, capture_output=True, text=True).stdout
+            rates["v1.1 tars, the owners' reader (webdataset, zarr 2.18)"] = float(
+                output.split()[-1]
+            )
         server.stop()
     print(f'CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; '
           f'{args.locations} locations x 4 dates, 264 px, 12 bands; batch {BATCH}; '

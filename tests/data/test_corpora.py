@@ -15,15 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from litdata import StreamingDataset
 
 from dtcd.bands import S2_L2A_12
 from dtcd.data.major_tom import MajorTOMSource
-from dtcd.data.shards import upload
 from dtcd.data.ssl4eo_v11 import SSL4EOS12V11Source
-from dtcd.main import main
-from tests.data.conftest import BUCKET
-from tests.reliability.conftest import TINY_CONFIG, scalars
 
 CORPORA = Path(__file__).parent / 'corpora'
 TARS, CHUNK_FILES = CORPORA / 'ssl4eo_s12_v11', CORPORA / 'ssl4eo_s12_v11_zarr'
@@ -103,49 +98,6 @@ def test_major_tom_reads_as_the_owners_reader_reads_it() -> None:
         assert meta['id'] == f'{row["grid_cell"]}/{row["product_id"]}'
         assert meta['dates'] == [row['timestamp'][:10]] and meta['product_level'] == 'L2A'
         assert (meta['lat'], meta['lon']) == (row['centre_lat'], row['centre_lon'])
-
-
-CORPUS_SOURCES = {
-    'v1.1 tars': ('ssl4eo-s12-v1.1', TARS, ['sar=true'], 4),
-    'v1.1 chunk files': ('ssl4eo-s12-v1.1', CHUNK_FILES, ['modality=S2L2A'], 4),
-    'major-tom': ('major-tom', MAJOR_TOM, [], 2),
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('corpus', list(CORPUS_SOURCES))
-def test_corpus_shards_hold_the_reader_samples_and_train_from_folder_and_s3(
-    corpus: str, endpoint: str, tmp_path: Path
-) -> None:
-    source, root, options, batch = CORPUS_SOURCES[corpus]
-    out = tmp_path / 'shards'
-    main(['shard', source, str(root), str(out), *(f'--option={o}' for o in options)])
-    reader = (SSL4EOS12V11Source if source != 'major-tom' else MajorTOMSource)(
-        root, **dict(o.split('=') for o in options)
-    )
-    by_id = {json.loads(reader(i)['meta'])['id']: reader(i) for i in range(len(reader))}
-    stored = list(StreamingDataset(str(out)))
-    assert len(stored) == len(by_id)
-    for sample in stored:
-        original = by_id[json.loads(sample['meta'])['id']]
-        assert sample.keys() == original.keys() and sample['meta'] == original['meta']
-        for field in ('image', 'sar'):
-            if field in sample:
-                assert sample[field].dtype == original[field].dtype
-                np.testing.assert_array_equal(sample[field], original[field])
-    url = f's3://{BUCKET}/{corpus.replace(" ", "-")}'
-    upload(out, url, {'endpoint_url': endpoint})
-    for where, name in [(out, 'folder'), (url, 's3')]:
-        data = tmp_path / f'{name}.yaml'
-        data.write_text(
-            'data:\n  class_path: dtcd.data.datamodules.StreamingPretrainDataModule\n'
-            f'  init_args: {{input_dir: "{where}", batch_size: {batch}, num_workers: 0,\n'
-            f'    storage_options: {{endpoint_url: "{endpoint}"}}, cache_dir: {tmp_path / name}}}\n'
-        )
-        main(['fit', '--config', str(TINY_CONFIG), '--config', str(data), '--trainer.max_steps=2',
-              f'--trainer.logger.init_args.save_dir={tmp_path / name}'])  # fmt: skip
-        losses = scalars(tmp_path / name / 'tiny' / 'version_0', 'train/loss')
-        assert sorted(losses) == [0, 1] and all(np.isfinite(list(losses.values())))
 
 
 def damaged_copy(source: Path, tmp_path: Path) -> Path:

@@ -8,6 +8,7 @@ have seen next (with persistent workers: see the README, "Pretraining at scale")
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -30,11 +31,21 @@ STATS = {'deo': pretrain_stats(), 'ssl4eo-s2c': SSL4EO_S12_STATS['s2c'],
 
 
 class ShardSample:
-    """One shard sample as a training sample: ``image`` float32 ``[T, C, H, W]`` in ``bands``
-    order (RGB from the paired HR image with ``rgb_source='hr'`` where there is one)."""
+    """One shard sample as a training sample: ``image`` ``[T, C, H, W]`` in ``bands`` order.
 
-    def __init__(self, bands: Sequence[str], rgb_source: str, where: str) -> None:
+    The digital numbers cross from the loader worker in their own dtype (int16, uint16) and
+    become float32 on the device (:meth:`StreamingPretrainDataModule.on_after_batch_transfer`):
+    half the bytes through the worker queue, twice the images per worker (``benchmarks/
+    data_path.py``). With ``rgb_source='hr'``, in a shard set whose first sample has a paired HR
+    RGB (``first_has_hr``), that image averaged to the MS grid replaces B04, B03, B02, in float32
+    from the worker on.
+    """
+
+    def __init__(
+        self, bands: Sequence[str], rgb_source: str, first_has_hr: bool, where: str
+    ) -> None:
         self.bands, self.rgb_source, self.where = tuple(bands), rgb_source, where
+        self.hr = rgb_source == 'hr' and first_has_hr
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Tensor]:
         names = sample['bands'].split(',')
@@ -42,9 +53,17 @@ class ShardSample:
             take = band_indices(names, self.bands)
         except MissingBandError as error:
             raise MissingBandError(f'Shards in {self.where}: {error}') from None
-        image = torch.from_numpy(np.asarray(sample['image'], dtype=np.float32))[:, take]
         hr = sample['rgb_hr']
-        if self.rgb_source == 'hr' and hr.size:
+        if not self.hr:
+            if hr.size and self.rgb_source == 'hr':
+                raise ValueError(
+                    f'Shards in {self.where}: sample {json.loads(sample["meta"])["id"]} has a '
+                    "paired HR RGB image but the set's first sample has none; give rgb_source='s2' "
+                    "to use Sentinel-2's RGB throughout, or shard pairs and singles apart."
+                )
+            return {'image': torch.from_numpy(np.ascontiguousarray(sample['image'][:, take]))}
+        image = torch.from_numpy(np.asarray(sample['image'], dtype=np.float32))[:, take]
+        if hr.size:
             low = F.interpolate(torch.from_numpy(hr_to_dn(hr))[None], image.shape[-2:], mode='area')
             image[:, band_indices(self.bands, RGB)] = low
         return {'image': image}
@@ -111,7 +130,8 @@ class StreamingPretrainDataModule(DTCDDataModule):
         self.dates_per_sample = 1
         self.set_normalization(self.bands, STATS[stats])
 
-    def _dataset(self, input_dir: str, shuffle: bool) -> Any:
+    def _dataset(self, input_dir: str, shuffle: bool, hr: bool = False, raw: bool = False) -> Any:
+        """LitData's dataset of ``input_dir`` (``raw``: the stored samples, no transform)."""
         from litdata import StreamingDataset
 
         return StreamingDataset(
@@ -122,18 +142,21 @@ class StreamingPretrainDataModule(DTCDDataModule):
             storage_options=self.storage_options,
             cache_dir=self.cache_dir,
             max_cache_size=self.max_cache_size,
-            transform=ShardSample(self.bands, self.rgb_source, input_dir),
+            transform=None if raw else ShardSample(self.bands, self.rgb_source, hr, input_dir),
         )
 
     def setup(self, stage: str) -> None:
         """Open the shards' index; the first sample's bands and dates are checked here."""
         for where in filter(None, [self.input_dir, self.val_dir]):
             check_shards(where, self.storage_options)
-        self.train_dataset = self._dataset(self.input_dir, shuffle=True)
-        self.val_dataset = self._dataset(self.val_dir, shuffle=False) if self.val_dir else None
         # A dataset of its own: one that has read a sample holds a reader the loader's spawned
         # workers cannot receive.
-        self.dates_per_sample = self._dataset(self.input_dir, shuffle=False)[0]['image'].shape[0]
+        first = self._dataset(self.input_dir, shuffle=False, raw=True)[0]
+        self.dates_per_sample = first['image'].shape[0]
+        hr = first['rgb_hr'].size > 0
+        ShardSample(self.bands, self.rgb_source, hr, self.input_dir)(first)  # bands named here
+        self.train_dataset = self._dataset(self.input_dir, shuffle=True, hr=hr)
+        self.val_dataset = self._dataset(self.val_dir, False, hr) if self.val_dir else None
         if self.dates == 'each' and self.batch_size % self.dates_per_sample:
             raise ValueError(
                 f'{self.input_dir}: samples hold {self.dates_per_sample} dates each; '
@@ -160,9 +183,27 @@ class StreamingPretrainDataModule(DTCDDataModule):
             generator=torch.Generator().manual_seed(run_seed()),
         )
 
+    def on_after_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> Any:
+        """Digital numbers to float32 on the device, then the normalisation."""
+        batch['image'] = batch['image'].float()
+        return super().on_after_batch_transfer(batch, dataloader_idx)
+
     def val_dataloader(self) -> Any:
         """The ``val_dir`` shards in order; none without ``val_dir`` (validation is skipped)."""
         return self._dataloader_factory('val') if self.val_dir else []
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), 'root': self.input_dir}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Refuse a resume LitData would get wrong: without persistent workers (or with none) the
+        epoch after a mid-epoch resume yields one batch (LitData 0.2.76, Lightning 2.6.6;
+        ``tests/reliability/test_litdata_resume_findings.py``)."""
+        if not (self.num_workers > 0 and self.persistent_workers):
+            raise ValueError(
+                f'Resuming from the shards in {self.input_dir} needs loader workers that persist '
+                f'(num_workers {self.num_workers}, persistent_workers {self.persistent_workers}):'
+                ' without them the next epoch would train on one batch. Set '
+                'data.init_args.num_workers: 2 and data.init_args.persistent_workers: true.'
+            )
+        super().load_state_dict(state_dict)
