@@ -1,6 +1,7 @@
 """DistillationModule: gradients, checkpoints, EMA timing, and a real `dtcd fit` run."""
 
 import copy
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -235,7 +236,12 @@ def test_resume_at_epoch_boundary_matches_uninterrupted_run(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_compiled_networks_give_the_eager_losses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``compile: true`` compiles the student's and both teachers' forwards, same numbers."""
+    """``compile: true`` compiles the student's and both teachers' forwards, same numbers.
+
+    TorchDynamo captures dtcd's forwards and AOTAutograd traces them (``aot_eager``); inductor's
+    C++ code generation on the CPU, a minute of compiler time here, is torch's to test.
+    """
+    monkeypatch.setattr(torch, 'compile', functools.partial(torch.compile, backend='aot_eager'))
     preset = replace(pretrain_step.PRESETS['cpu-small'], **pretrain_step.TINY)
     torch.manual_seed(0)
     eager = pretrain_step.build_module(preset).eval()

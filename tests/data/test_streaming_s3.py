@@ -9,29 +9,41 @@ import pytest
 
 from dtcd.data.datamodules import StreamingPretrainDataModule
 from dtcd.main import main
-from tests.data.conftest import BUCKET
+from tests.conftest import BUCKET
 from tests.reliability.conftest import TINY_CONFIG, scalars
 
 
-def test_shards_written_to_s3_train_a_dtcd_fit(
+def test_shards_written_to_s3_train_a_dtcd_fit_and_a_lost_chunk_is_named(
     endpoint: str, synth_root: Path, tmp_path: Path
 ) -> None:
     url = f's3://{BUCKET}/synth'
     options = f'{{"endpoint_url": "{endpoint}"}}'
-    main(['shard', 'synth', str(synth_root), url, '--storage-options', options])
-    keys = [o['Key'] for o in boto3.client('s3', endpoint_url=endpoint).list_objects_v2(
-        Bucket=BUCKET)['Contents']]  # fmt: skip
-    assert 'synth/index.json' in keys and any(k.endswith('.bin') for k in keys)
+    main(['shard', 'synth', str(synth_root), url, '--storage-options', options, '--limit', '8',
+          '--chunk-bytes', '1MB'])  # fmt: skip
+    client = boto3.client('s3', endpoint_url=endpoint)
+    keys = [o['Key'] for o in client.list_objects_v2(Bucket=BUCKET, Prefix='synth/')['Contents']]
+    chunks = sorted(k for k in keys if k.endswith('.bin'))
+    assert 'synth/index.json' in keys and len(chunks) > 1
+    index = json.loads(client.get_object(Bucket=BUCKET, Key='synth/index.json')['Body'].read())
+    assert sum(chunk['chunk_size'] for chunk in index['chunks']) == 8  # --limit 8
     data = tmp_path / 'data.yaml'
     data.write_text(
         'data:\n  class_path: dtcd.data.datamodules.StreamingPretrainDataModule\n'
         f'  init_args: {{input_dir: "{url}", batch_size: 4, num_workers: 2,\n'
         f'    storage_options: {options}, cache_dir: {tmp_path / "cache"}}}\n'
     )
-    main(['fit', '--config', str(TINY_CONFIG), '--config', str(data), '--trainer.max_steps=4',
+    main(['fit', '--config', str(TINY_CONFIG), '--config', str(data), '--trainer.max_steps=3',
           '--trainer.logger.init_args.save_dir', str(tmp_path)])  # fmt: skip
-    assert sorted(scalars(tmp_path / 'tiny' / 'version_0', 'train/loss')) == list(range(4))
+    # 8 tiles in batches of 4, read by 2 spawned workers: 2 steps in epoch 0, 1 of epoch 1.
+    assert sorted(scalars(tmp_path / 'tiny' / 'version_0', 'train/loss')) == [0, 1, 2]
     assert os.listdir(tmp_path / 'cache')  # chunks were downloaded
+
+    client.delete_object(Bucket=BUCKET, Key=chunks[0])  # lost on the server
+    lost = chunks[0].removeprefix('synth/')
+    storage = {'endpoint_url': endpoint}
+    datamodule = StreamingPretrainDataModule(input_dir=url, batch_size=4, storage_options=storage)
+    with pytest.raises(FileNotFoundError, match=f'chunk {lost}, listed in index.json, is missing'):
+        datamodule.setup('fit')
 
 
 @pytest.mark.parametrize(
@@ -78,22 +90,4 @@ def test_wrong_credentials_are_named(endpoint: str, monkeypatch: pytest.MonkeyPa
         input_dir=f's3://{BUCKET}/synth', batch_size=4, storage_options={'endpoint_url': endpoint}
     )
     with pytest.raises(PermissionError, match=rf'{endpoint} refused the credentials'):
-        data.setup('fit')
-
-
-def test_a_chunk_missing_on_s3_is_named(endpoint: str, synth_root: Path, tmp_path: Path) -> None:
-    from dtcd.data.shards import upload
-
-    shards = tmp_path / 'shards'
-    main(['shard', 'synth', str(synth_root), str(shards), '--limit', '4', '--chunk-bytes', '1MB'])
-    index = json.loads((shards / 'index.json').read_text())
-    assert sum(chunk['chunk_size'] for chunk in index['chunks']) == 4  # --limit 4
-    chunks = sorted(p.name for p in shards.glob('chunk-*.bin'))
-    (shards / chunks[0]).unlink()
-    upload(shards, f's3://{BUCKET}/incomplete', {'endpoint_url': endpoint})
-    data = StreamingPretrainDataModule(input_dir=f's3://{BUCKET}/incomplete', batch_size=4,
-                                       storage_options={'endpoint_url': endpoint})  # fmt: skip
-    with pytest.raises(
-        FileNotFoundError, match=f'chunk {chunks[0]}, listed in index.json, is missing'
-    ):
         data.setup('fit')
