@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 from timm.models import generate_default_cfgs, register_model
-from timm.models._features import FeatureGetterNet, feature_take_indices
 from timm.models._builder import resolve_pretrained_cfg
+from timm.models._features import FeatureGetterNet, feature_take_indices
 from torch import Tensor, nn
 
 from dtcd.bands import MissingBandError, band_indices, resolve_bands
@@ -155,7 +155,7 @@ def _build(
     file = cfg.file
     if name == 'dtcd_swin' and not (pretrained and file):
         raise ValueError(
-            "dtcd_swin reads its architecture from an exported student: pass pretrained=True and "
+            'dtcd_swin reads its architecture from an exported student: pass pretrained=True and '
             "pretrained_cfg_overlay={'file': 'student.safetensors'} (from `dtcd export`), or use "
             'dtcd_swin_t / dtcd_swin_b.'
         )
@@ -188,7 +188,8 @@ def _check_size(name: str, backbone: MultiStemSwin, file: str) -> None:
     if (backbone.variant, backbone.window_size) != (variant, window):
         raise ValueError(
             f'{file} holds a {backbone.variant or "custom"} student with window '
-            f'{backbone.window_size}, not {name} ({variant}, window {window}); load it as dtcd_swin.'
+            f'{backbone.window_size}, not {name} ({variant}, window {window}); '
+            'load it as dtcd_swin.'
         )
 
 
