@@ -17,18 +17,21 @@ read only by dtcd's safe loaders (safetensors, or checkpoints with ``weights_onl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from timm.models import generate_default_cfgs, register_model
 from timm.models._builder import resolve_pretrained_cfg
 from timm.models._features import FeatureGetterNet, feature_take_indices
+from timm.models._pretrained import PretrainedCfg
 from torch import Tensor, nn
 
 from dtcd.bands import MissingBandError, band_indices, resolve_bands
+from dtcd.models.checkpoints import export_config
 from dtcd.models.student import PATCH_SIZE, MultiStemSwin
 
-__all__ = ['TimmSwin', 'choose_stem']
+__all__ = ['TimmSwin', 'choose_stem', 'register_export']
 
 #: The published DEO sizes: torchvision's Swin-T with window 7, Swin-B with window 12.
 SIZES = {'dtcd_swin_t': ('swin_t', 7), 'dtcd_swin_b': ('swin_b', 12)}
@@ -153,11 +156,11 @@ def _build(
         raise TypeError(f'{name} does not take {sorted(unused)}.')
     cfg = resolve_pretrained_cfg(name, pretrained_cfg, pretrained_cfg_overlay)
     file = cfg.file
-    if name == 'dtcd_swin' and not (pretrained and file):
+    if name == 'dtcd_swin' and not file:
         raise ValueError(
             'dtcd_swin reads its architecture from an exported student: pass pretrained=True and '
-            "pretrained_cfg_overlay={'file': 'student.safetensors'} (from `dtcd export`), or use "
-            'dtcd_swin_t / dtcd_swin_b.'
+            "pretrained_cfg_overlay={'file': 'student.safetensors'} (from `dtcd export`), name a "
+            'tag of register_export, or use dtcd_swin_t / dtcd_swin_b.'
         )
     if pretrained and not file:
         raise ValueError(
@@ -168,6 +171,8 @@ def _build(
         backbone = MultiStemSwin.from_pretrained(file)
         if name in SIZES:
             _check_size(name, backbone, file)
+    elif name == 'dtcd_swin':  # the export's architecture, random weights (loaded by the caller)
+        backbone = MultiStemSwin(**export_config(file))
     else:
         variant, window = SIZES[name]
         backbone = MultiStemSwin(variant, window_size=window)
@@ -199,6 +204,19 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
 
 
 default_cfgs = generate_default_cfgs({name: _cfg() for name in ('dtcd_swin', *SIZES)})
+
+
+def register_export(tag: str, file: str | Path) -> str:
+    """Name an exported student ``dtcd_swin.<tag>`` for code that only passes a timm model name
+    (TorchGeo's trainers): ``timm.create_model('dtcd_swin.<tag>')`` builds its architecture,
+    ``pretrained=True`` also loads its weights. Returns the name."""
+    from timm.models import _registry
+
+    name = f'dtcd_swin.{tag}'
+    _registry._model_pretrained_cfgs[name] = PretrainedCfg(**_cfg(file=str(file)))
+    if name not in _registry._model_with_tags['dtcd_swin']:
+        _registry._model_with_tags['dtcd_swin'].append(name)
+    return name
 
 
 @register_model

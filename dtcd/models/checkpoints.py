@@ -29,6 +29,7 @@ from dtcd.models.student import STAGE_INDICES, VARIANTS, MultiStemSwin
 __all__ = [
     'DEO_HEADS',
     'export_backbone',
+    'export_config',
     'export_vit_teacher',
     'load_backbone',
     'load_deo_weights',
@@ -358,16 +359,22 @@ def _from_dtcd_state(
     return _instantiate(config, state)
 
 
-def _load_export(path: Path) -> MultiStemSwin:
+def export_config(path: str | Path) -> dict[str, Any]:
+    """The constructor arguments a ``dtcd export`` file records (no tensors are read)."""
     with safe_open(str(path), framework='pt') as f:
         metadata = f.metadata() or {}
-        if metadata.get('format') != _EXPORT_FORMAT:
-            raise ValueError(
-                f'{path} is not a dtcd export (metadata format={metadata.get("format")!r}); '
-                'write one with `dtcd export CHECKPOINT OUT.safetensors`.'
-            )
+    if metadata.get('format') != _EXPORT_FORMAT:
+        raise ValueError(
+            f'{path} is not a dtcd export (metadata format={metadata.get("format")!r}); '
+            'write one with `dtcd export CHECKPOINT OUT.safetensors`.'
+        )
+    return {k: json.loads(v) for k, v in metadata.items() if k not in ('format', 'dtcd_version')}
+
+
+def _load_export(path: Path) -> MultiStemSwin:
+    config = export_config(path)
+    with safe_open(str(path), framework='pt') as f:
         state = {key: f.get_tensor(key) for key in f.keys()}
-    config = {k: json.loads(v) for k, v in metadata.items() if k not in ('format', 'dtcd_version')}
     return _from_dtcd_state(state, config)
 
 

@@ -6,27 +6,10 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-import yaml
 
 import dtcd.integrations.timm  # noqa: F401  (registers the dtcd models)
 from dtcd.bands import DEO10, MissingBandError
-from dtcd.main import main
 from dtcd.models import MultiStemSwin
-from tests.models.test_checkpoints import lightning_checkpoint
-
-ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture(scope='module')
-def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's student architecture (experiments/pretrain/demo.yaml), exported by dtcd."""
-    config = yaml.safe_load((ROOT / 'experiments' / 'pretrain' / 'demo.yaml').read_text())
-    torch.manual_seed(0)
-    student = MultiStemSwin(**config['model']['init_args']['student']['init_args'])
-    folder = tmp_path_factory.mktemp('export')
-    checkpoint = lightning_checkpoint(student, folder / 'last.ckpt', {'student': student.config()})
-    main(['export', str(checkpoint), str(folder / 'student.safetensors')])
-    return folder / 'student.safetensors'
 
 
 def create(export: Path, **kwargs: object) -> torch.nn.Module:
