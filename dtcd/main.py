@@ -60,11 +60,17 @@ def _export(argv: Sequence[str]) -> None:
         "'student.model.'; a first SelfDistillation teacher's EMA copy is under "
         "'teachers.0.teacher.backbone.' + 'model.' for a ViT)",
     )
+    parser.add_argument(
+        '--license', help="the weights' licence, recorded in the export (e.g. CC-BY-4.0)"
+    )
     args = parser.parse_args(list(argv))
     default_prefix = 'student.model.' if args.timm else 'student.'
     prefix = default_prefix if args.prefix is None else args.prefix
-    export = export_vit_teacher if args.timm else export_backbone
-    print(f'wrote {export(args.checkpoint, args.out, prefix=prefix)}')
+    if args.timm:
+        out = export_vit_teacher(args.checkpoint, args.out, prefix=prefix)
+    else:
+        out = export_backbone(args.checkpoint, args.out, prefix=prefix, license=args.license)
+    print(f'wrote {out}')
 
 
 def _teacher(argv: Sequence[str]) -> None:

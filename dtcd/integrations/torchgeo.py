@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import torch
 from torch import Tensor, nn
 from torchvision.models._api import Weights, WeightsEnum
 
 from dtcd.integrations.timm import register_export
 from dtcd.models import MultiStemSwin
-from dtcd.models.checkpoints import export_config
+from dtcd.models.checkpoints import export_config, export_info
 
 __all__ = ['DTCDWeights', 'dtcd_weights']
 
@@ -40,17 +41,18 @@ def dtcd_weights(
     tag: str = 'export',
     stem: str = 'ms',
     dataset: str = 'unknown',
-    license: str = 'see the export',
+    license: str | None = None,
 ) -> DTCDWeights:
     """A TorchGeo ``WeightsEnum`` member for an exported student (``dtcd export``).
 
     Its ``meta`` has TorchGeo's fields: ``model`` (the timm name, ``dtcd_swin.<tag>``, which this
     registers), ``in_chans`` and ``bands`` (of ``stem``), ``dataset``, ``publication``, ``repo``,
-    ``ssl_method`` and ``license``. ``transforms`` is the identity: normalise with the statistics
-    the student was pretrained with, as the data module does.
+    ``ssl_method`` and ``license`` (the export's). ``transforms`` standardises the stem's bands
+    with the statistics the student was pretrained with, when the export records them.
     """
     path = Path(file).resolve()
     bands = export_config(path)['stems'].get(stem)
+    info = export_info(path)
     if bands is None:
         raise ValueError(
             f'{path} has no stem {stem!r}; its stems: {list(export_config(path)["stems"])}.'
@@ -63,7 +65,24 @@ def dtcd_weights(
         'repo': 'dtcd',
         'bands': list(bands),
         'ssl_method': 'deo',
-        'license': license,
+        'license': license or info.get('license', 'unspecified'),
     }
-    members = {tag.upper(): Weights(url=path.as_uri(), transforms=nn.Identity(), meta=meta)}
+    transforms = normalize(bands, info.get('normalization'), path)
+    members = {tag.upper(): Weights(url=path.as_uri(), transforms=transforms, meta=meta)}
     return DTCDWeights(f'DTCDWeights_{tag}', members)[tag.upper()]  # type: ignore[call-overload]
+
+
+def normalize(
+    bands: list[str], statistics: dict[str, list[float]] | None, where: Path
+) -> nn.Module:
+    """Kornia's standardisation of ``bands`` with an export's statistics (identity without)."""
+    if statistics is None:
+        return nn.Identity()
+    lacking = [band for band in bands if band not in statistics]
+    if lacking:
+        raise ValueError(f'{where}: its normalization has no statistics for bands {lacking}.')
+    import kornia.augmentation as K
+
+    mean = torch.tensor([statistics[band][0] for band in bands])
+    std = torch.tensor([statistics[band][1] for band in bands])
+    return K.Normalize(mean=mean, std=std, keepdim=True)

@@ -24,12 +24,13 @@ from torch import Tensor
 import dtcd
 from dtcd.bands import DEO10, RGB
 from dtcd.models.heads import ProjectionHead
-from dtcd.models.student import STAGE_INDICES, VARIANTS, MultiStemSwin
+from dtcd.models.student import PATCH_SIZE, STAGE_INDICES, VARIANTS, MultiStemSwin
 
 __all__ = [
     'DEO_HEADS',
     'export_backbone',
     'export_config',
+    'export_info',
     'export_vit_teacher',
     'load_backbone',
     'load_deo_weights',
@@ -111,19 +112,42 @@ def load_backbone(path: str | Path, prefix: str = 'student.') -> MultiStemSwin:
     return _from_dtcd_state(ckpt)
 
 
-def export_backbone(checkpoint: str | Path, out: str | Path, prefix: str = 'student.') -> Path:
+def export_backbone(
+    checkpoint: str | Path, out: str | Path, prefix: str = 'student.', license: str | None = None
+) -> Path:
     """Write the student (body + stems) of ``checkpoint`` as safetensors with its architecture.
 
-    The metadata (variant, window, widths, depths, heads, band lists per stem, dtcd version) lets
-    :func:`load_backbone` rebuild the model without dtcd's training code or hyper-parameters.
+    The metadata lets :func:`load_backbone` rebuild the model without dtcd's training code, and
+    the integrations (timm, TorchGeo) feed it as it was trained: the architecture (variant,
+    window, widths, depths, heads, band names per stem), ``patch_size``, ``normalization`` (per
+    band, the mean and std of the run's data module, when the checkpoint has them), ``recipe``
+    (the teachers' classes), ``license`` and the dtcd version.
     """
     model = load_backbone(checkpoint, prefix=prefix)
+    info: dict[str, Any] = {'patch_size': PATCH_SIZE, 'license': license or 'unspecified'}
+    if Path(checkpoint).suffix != '.safetensors':
+        ckpt = _torch_load(checkpoint)
+        if isinstance(ckpt, Mapping):
+            info |= _run_info(ckpt)
+    else:
+        info = export_info(checkpoint) | ({'license': license} if license else {})
     metadata = {'format': _EXPORT_FORMAT, 'dtcd_version': dtcd.__version__}
-    metadata |= {key: json.dumps(value) for key, value in model.config().items()}
+    metadata |= {key: json.dumps(value) for key, value in (model.config() | info).items()}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out, metadata=metadata)
     return out
+
+
+def _run_info(ckpt: Mapping[str, Any]) -> dict[str, Any]:
+    """What a Lightning checkpoint says of its run: normalisation and teachers."""
+    info: dict[str, Any] = {}
+    for value in ckpt.values():  # Lightning keeps the data module's state under its class name
+        if isinstance(value, Mapping) and value.get('normalization'):
+            info['normalization'] = {band: list(ms) for band, ms in value['normalization'].items()}
+    if isinstance(ckpt.get('dtcd_recipe'), Mapping):  # DistillationModule.on_save_checkpoint
+        info['recipe'] = dict(ckpt['dtcd_recipe'])
+    return info
 
 
 def export_vit_teacher(
@@ -359,8 +383,11 @@ def _from_dtcd_state(
     return _instantiate(config, state)
 
 
-def export_config(path: str | Path) -> dict[str, Any]:
-    """The constructor arguments a ``dtcd export`` file records (no tensors are read)."""
+#: Export metadata that describes the run rather than the architecture.
+_INFO_KEYS = ('patch_size', 'normalization', 'recipe', 'license')
+
+
+def _export_metadata(path: str | Path) -> dict[str, Any]:
     with safe_open(str(path), framework='pt') as f:
         metadata = f.metadata() or {}
     if metadata.get('format') != _EXPORT_FORMAT:
@@ -369,6 +396,17 @@ def export_config(path: str | Path) -> dict[str, Any]:
             'write one with `dtcd export CHECKPOINT OUT.safetensors`.'
         )
     return {k: json.loads(v) for k, v in metadata.items() if k not in ('format', 'dtcd_version')}
+
+
+def export_config(path: str | Path) -> dict[str, Any]:
+    """The constructor arguments a ``dtcd export`` file records (no tensors are read)."""
+    return {k: v for k, v in _export_metadata(path).items() if k not in _INFO_KEYS}
+
+
+def export_info(path: str | Path) -> dict[str, Any]:
+    """What a ``dtcd export`` file records of its run: ``patch_size``, ``normalization`` (band
+    -> [mean, std]), ``recipe``, ``license`` (those it has)."""
+    return {k: v for k, v in _export_metadata(path).items() if k in _INFO_KEYS}
 
 
 def _load_export(path: Path) -> MultiStemSwin:

@@ -272,9 +272,13 @@ class DistillationModule(LightningModule):
             rng.offset_by_rank(self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse non-finite weights; keep every rank's generator states for an exact resume."""
+        """Refuse non-finite weights; keep every rank's generator states for an exact resume, and
+        the teachers' classes (the recipe ``dtcd export`` records)."""
         check_finite_weights(checkpoint['state_dict'], self.global_step)
         checkpoint[rng.CHECKPOINT_KEY] = rng.gather()
+        checkpoint['dtcd_recipe'] = {
+            'teachers': [f'{type(t).__module__}.{type(t).__qualname__}' for t in self.teachers]
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse another student architecture; restore this rank's generator states."""

@@ -58,3 +58,32 @@ def test_classification_task_trains_a_step_from_a_dtcd_export(
 def test_a_stem_the_export_lacks_is_named(demo_export: Path) -> None:
     with pytest.raises(ValueError, match=r"has no stem 'sar'; its stems: \['ms', 'rgb'\]"):
         dtcd_weights(demo_export, stem='sar')
+
+
+def test_an_export_of_a_real_run_carries_its_normalisation_into_torchgeo(
+    synth_root: Path, tmp_path: Path
+) -> None:
+    from dtcd.data.datamodules.pretrain import pretrain_stats
+    from dtcd.main import main
+    from dtcd.models.checkpoints import export_info
+    from tests.reliability.conftest import fit_args
+
+    main([*fit_args(tmp_path, synth_root, '--trainer.max_steps=1',
+                    f'--trainer.callbacks.init_args.dirpath={tmp_path / "ckpt"}')])  # fmt: skip
+    export = tmp_path / 'student.safetensors'
+    main(['export', str(tmp_path / 'ckpt' / 'last.ckpt'), str(export), '--license', 'CC-BY-4.0'])
+    info = export_info(export)
+    mean, std = pretrain_stats().tensors(DEO10)
+    assert info['normalization'] == {
+        band: [float(m), float(s)] for band, m, s in zip(DEO10, mean, std, strict=True)
+    }
+    assert info['license'] == 'CC-BY-4.0' and info['patch_size'] == 4
+    assert info['recipe']['teachers'] == [
+        'dtcd.distill.self_distillation.SelfDistillation',
+        'dtcd.distill.optical.OpticalDistillation',
+    ]
+    weights = dtcd_weights(export, tag='run')
+    assert weights.meta['license'] == 'CC-BY-4.0'
+    images = torch.rand(2, len(DEO10), 8, 8) * 3000
+    expected = (images - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    torch.testing.assert_close(weights.transforms(images), expected)

@@ -175,8 +175,11 @@ def test_resume_refuses_another_batch_size_and_warns_on_another_root(
 ) -> None:
     """The checkpoint's data settings fix the batch order and the per-step schedules."""
     root = str(synth_root / 'pretrain')
-    saved = PairedPretrainDataModule(root=root, batch_size=4).state_dict()
-    assert saved == {'batch_size': 4, 'world_size': 1, 'root': root, 'global_step': 0, 'epoch': 0}
+    datamodule = PairedPretrainDataModule(root=root, batch_size=4)
+    saved = datamodule.state_dict()
+    assert saved == {'batch_size': 4, 'world_size': 1, 'root': root, 'global_step': 0, 'epoch': 0,
+                     'normalization': datamodule.normalization}  # fmt: skip
+    assert list(datamodule.normalization) == list(datamodule.bands)  # (mean, std) per band
     with pytest.raises(ValueError, match=r"\{'batch_size': \(4, 8\)\}.*same batch size"):
         PairedPretrainDataModule(root=root, batch_size=8).load_state_dict(saved)
     with pytest.warns(UserWarning, match='Resuming on data from'):

@@ -100,6 +100,12 @@ class DTCDDataModule(NonGeoDataModule):
     def set_normalization(self, bands: Sequence[str], stats: BandStats) -> None:
         """Standardise ``image`` on the device with ``stats`` in the order of ``bands``."""
         self.mean, self.std = stats.tensors(bands)
+        #: Per band name, the (mean, std) the images are standardised with: saved in checkpoints
+        #: and carried into exports (``dtcd export``), so a backbone is fed as it was trained.
+        self.normalization = {
+            band: (float(m), float(s))
+            for band, m, s in zip(bands, self.mean, self.std, strict=True)
+        }
         self.aug = K.AugmentationSequential(
             K.Normalize(mean=self.mean, std=self.std), data_keys=None, keepdim=True
         )
@@ -178,6 +184,7 @@ class DTCDDataModule(NonGeoDataModule):
             'root': str(self.kwargs.get('root', '')),
             'global_step': self.trainer.global_step if self.trainer else 0,
             'epoch': self._epoch(),
+            'normalization': getattr(self, 'normalization', None),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
