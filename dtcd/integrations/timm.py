@@ -28,7 +28,7 @@ from timm.models._pretrained import PretrainedCfg
 from torch import Tensor, nn
 
 from dtcd.bands import MissingBandError, band_indices, resolve_bands
-from dtcd.models.checkpoints import export_config
+from dtcd.models.checkpoints import export_config, export_info
 from dtcd.models.student import PATCH_SIZE, MultiStemSwin
 
 __all__ = ['TimmSwin', 'choose_stem', 'register_export']
@@ -183,6 +183,12 @@ def _build(
             f'{list(model.bands)}; pass bands=[...] naming the input channels, or stem=.'
         )
     model.pretrained_cfg = model.default_cfg = cfg.to_dict()
+    statistics = export_info(file).get('normalization') if file else None
+    if statistics and all(band in statistics for band in model.bands):
+        # timm's data config then standardises as the student was pretrained.
+        model.pretrained_cfg['mean'] = tuple(statistics[band][0] for band in model.bands)
+        model.pretrained_cfg['std'] = tuple(statistics[band][1] for band in model.bands)
+        model.pretrained_cfg['input_size'] = (model.in_chans, 224, 224)
     if features_only:
         return FeatureGetterNet(model, out_indices=list(out_indices), prune=False)
     return model

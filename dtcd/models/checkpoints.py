@@ -400,7 +400,14 @@ def _export_metadata(path: str | Path) -> dict[str, Any]:
 
 def export_config(path: str | Path) -> dict[str, Any]:
     """The constructor arguments a ``dtcd export`` file records (no tensors are read)."""
-    return {k: v for k, v in _export_metadata(path).items() if k not in _INFO_KEYS}
+    config = {k: v for k, v in _export_metadata(path).items() if k not in _INFO_KEYS}
+    stems = config.get('stems')
+    if not isinstance(stems, dict) or not stems or not all(stems.values()):
+        raise ValueError(
+            f'{path}: its metadata names no band list for some stem (stems={stems!r}); without '
+            'them no input can be matched by band name. Export it again with `dtcd export`.'
+        )
+    return config
 
 
 def export_info(path: str | Path) -> dict[str, Any]:

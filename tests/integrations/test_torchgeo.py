@@ -5,12 +5,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 from lightning.pytorch import Trainer
 from torchgeo.datamodules import EuroSATDataModule
 from torchgeo.trainers import ClassificationTask
 
-from dtcd.bands import DEO10
+from dtcd.bands import DEO10, RGB
 from dtcd.integrations.torchgeo import dtcd_weights
 from dtcd.models import MultiStemSwin
 
@@ -87,3 +88,6 @@ def test_an_export_of_a_real_run_carries_its_normalisation_into_torchgeo(
     images = torch.rand(2, len(DEO10), 8, 8) * 3000
     expected = (images - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
     torch.testing.assert_close(weights.transforms(images), expected)
+    # timm's data config gets the same statistics, in the chosen stem's band order.
+    rgb = timm.create_model('dtcd_swin.run', bands=['B04', 'B03', 'B02'])
+    assert rgb.pretrained_cfg['mean'] == tuple(info['normalization'][b][0] for b in RGB)

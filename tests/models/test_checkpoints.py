@@ -9,11 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 import dtcd
 from dtcd.bands import DEO10, RGB
 from dtcd.main import main
 from dtcd.models import MultiStemSwin, export_vit_teacher, load_backbone, load_deo_weights
+from dtcd.models.checkpoints import export_backbone
 
 SIZES = {'ms': 10, 'rgb': 3}
 
@@ -168,3 +170,14 @@ def test_loaders_refuse_arbitrary_pickles(load: Callable, tmp_path: Path) -> Non
 
 def test_from_pretrained_reads_through_checkpoints_module() -> None:
     assert MultiStemSwin.file_loader is load_backbone  # installed by dtcd.models.checkpoints
+
+
+def test_an_export_without_band_lists_is_refused(tiny_config: dict, tmp_path: Path) -> None:
+    model = MultiStemSwin(**tiny_config)
+    out = export_backbone(lightning_checkpoint(model, tmp_path / 'last.ckpt', None),
+                          tmp_path / 'student.safetensors')  # fmt: skip
+    with safe_open(str(out), framework='pt') as f:
+        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file(tensors, out, metadata={**metadata, 'stems': json.dumps({'ms': []})})
+    with pytest.raises(ValueError, match='names no band list for some stem'):
+        MultiStemSwin.from_pretrained(out)
