@@ -1,2 +1,3 @@
-"""dtcd backbones where EO researchers evaluate models: ``timm`` (``import
-dtcd.integrations.timm`` registers ``dtcd_swin``, ``dtcd_swin_t``, ``dtcd_swin_b``)."""
+"""dtcd backbones where EO researchers evaluate models: ``import dtcd.integrations.timm``
+registers ``dtcd_swin``, ``dtcd_swin_t`` and ``dtcd_swin_b`` with timm;
+:func:`dtcd.integrations.torchgeo.dtcd_weights` makes an export a TorchGeo ``WeightsEnum``."""
