@@ -26,14 +26,20 @@ from dtcd.models.checkpoints import export_config, export_info
 __all__ = ['DTCDWeights', 'dtcd_weights']
 
 
+#: Where the dtcd student sits in the network each TorchGeo task loads the weights into: the timm
+#: model itself (classification), or smp's ``tu-`` encoder around timm's features-only wrapper.
+PREFIXES = {'classification': 'backbone.', 'segmentation': 'model.model.backbone.'}
+
+
 class DTCDWeights(WeightsEnum):
     """Weights of dtcd exports; members are made by :func:`dtcd_weights`."""
 
     def get_state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Tensor]:
-        """The export's tensors under the timm model's names (``backbone.`` + dtcd's)."""
+        """The export's tensors under the names of the network the task builds."""
         path = unquote(urlparse(self.url).path)
         backbone = MultiStemSwin.from_pretrained(path)
-        return {f'backbone.{key}': value for key, value in backbone.state_dict().items()}
+        prefix = PREFIXES[self.meta['task']]
+        return {prefix + key: value for key, value in backbone.state_dict().items()}
 
 
 def dtcd_weights(
@@ -42,14 +48,20 @@ def dtcd_weights(
     stem: str = 'ms',
     dataset: str = 'unknown',
     license: str | None = None,
+    task: str = 'classification',
 ) -> DTCDWeights:
     """A TorchGeo ``WeightsEnum`` member for an exported student (``dtcd export``).
 
-    Its ``meta`` has TorchGeo's fields: ``model`` (the timm name, ``dtcd_swin.<tag>``, which this
-    registers), ``in_chans`` and ``bands`` (of ``stem``), ``dataset``, ``publication``, ``repo``,
+    For ``task='classification'`` (``ClassificationTask(model=meta['model'])``) ``meta['model']``
+    is the timm name ``dtcd_swin.<tag>``, which this registers; for ``'segmentation'``
+    (``SemanticSegmentationTask(backbone=meta['model'])``, smp's Unet / UPerNet / ...) it is
+    smp's ``tu-dtcd_swin.<tag>``. ``meta`` also has TorchGeo's other fields: ``in_chans`` and
+    ``bands`` (of ``stem``), ``dataset``, ``publication``, ``repo``,
     ``ssl_method`` and ``license`` (the export's). ``transforms`` standardises the stem's bands
     with the statistics the student was pretrained with, when the export records them.
     """
+    if task not in PREFIXES:
+        raise ValueError(f'task {task!r}: one of {sorted(PREFIXES)}.')
     path = Path(file).resolve()
     bands = export_config(path)['stems'].get(stem)
     info = export_info(path)
@@ -60,7 +72,8 @@ def dtcd_weights(
     meta = {
         'dataset': dataset,
         'in_chans': len(bands),
-        'model': register_export(tag, path),
+        'model': ('tu-' if task == 'segmentation' else '') + register_export(tag, path),
+        'task': task,
         'publication': 'DEO: dual-teacher contrastive distillation (CVPR 2026)',
         'repo': 'dtcd',
         'bands': list(bands),

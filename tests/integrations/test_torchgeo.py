@@ -91,3 +91,37 @@ def test_an_export_of_a_real_run_carries_its_normalisation_into_torchgeo(
     # timm's data config gets the same statistics, in the chosen stem's band order.
     rgb = timm.create_model('dtcd_swin.run', bands=['B04', 'B03', 'B02'])
     assert rgb.pretrained_cfg['mean'] == tuple(info['normalization'][b][0] for b in RGB)
+
+
+def test_semantic_segmentation_task_trains_a_step_on_a_dtcd_encoder(
+    demo_export: Path, tmp_path: Path
+) -> None:
+    from torch.utils.data import DataLoader
+    from torchgeo.trainers import SemanticSegmentationTask
+
+    weights = dtcd_weights(demo_export, tag='demo-seg', task='segmentation')
+    assert weights.meta['model'] == 'tu-dtcd_swin.demo-seg'
+    task = SemanticSegmentationTask(model='upernet', backbone=weights.meta['model'],
+                                    weights=weights, in_channels=10, num_classes=3)  # fmt: skip
+    exported = MultiStemSwin.from_pretrained(demo_export).state_dict()
+    encoder = task.model.encoder.model.model.backbone.state_dict()
+    assert all(torch.equal(encoder[k], exported[k]) for k in exported)
+    generator = torch.Generator().manual_seed(0)
+    batches = [{'image': torch.randn(2, 10, 64, 64, generator=generator),
+                'mask': torch.randint(0, 3, (2, 64, 64), generator=generator)}]  # fmt: skip
+    before = task.model.encoder.model.model.backbone.stems.ms.proj.weight.clone()
+    trainer = Trainer(
+        max_steps=1,
+        accelerator='cpu',
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )  # fmt: skip  (its scheduler reads val_loss)
+    loader = DataLoader(batches, batch_size=None)
+    trainer.fit(task, loader, loader)
+    assert trainer.global_step == 1
+    assert not torch.equal(task.model.encoder.model.model.backbone.stems.ms.proj.weight, before)
