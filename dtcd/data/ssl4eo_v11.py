@@ -59,19 +59,21 @@ def open_zarr_zip(source: bytes | Path, where: str) -> Any:
         ) from None
 
 
-def cf_datetimes(array: Any) -> list[datetime]:
-    """Datetimes of a CF-encoded time array (``'<unit> since <ISO date>'``, as xarray writes)."""
+def cf_datetimes(array: Any, index: Any = ...) -> list[datetime]:
+    """Datetimes of a CF-encoded time array (``'<unit> since <ISO date>'``, as xarray writes),
+    of the elements ``index`` selects (all by default)."""
     unit, _, origin = str(array.attrs['units']).partition(' since ')
     start = datetime.fromisoformat(origin.strip().replace(' ', 'T')).replace(tzinfo=UTC)
-    values = np.asarray(array[...], dtype=np.int64)
+    values = np.asarray(array[index], dtype=np.int64)
     if unit == 'nanoseconds':  # exact: no float round-trip through seconds
         return [start + timedelta(microseconds=int(v) // 1000) for v in values.flat]
     return [start + timedelta(seconds=float(v) * _UNITS[unit]) for v in values.flat]
 
 
-def _read(group: Any, name: str, where: str) -> np.ndarray:
+def _read(group: Any, name: str, where: str, index: Any = ...) -> np.ndarray:
+    """Array ``name`` of the group, or its elements ``index``: zarr decodes only their chunks."""
     try:
-        return np.asarray(group[name][...])
+        return np.asarray(group[name][index])
     except KeyError:
         raise ValueError(f'{where}: no {name!r} array in the Zarr group.') from None
     except Exception as error:  # a chunk that fails to decode
@@ -181,23 +183,25 @@ class SSL4EOS12V11Source:
                 f'{where}: truncated ({len(payload)} of {size} bytes); download it again.'
             )
         group = open_zarr_zip(payload, where)
-        times = cf_datetimes(group['time'])
-        mask = _read(group, 'cloud_mask', where) if 'cloud_mask' in group else None
-        return (_read(group, 'bands', where), _read(group, 'band', where).astype(str).tolist(),
-                [t.date().isoformat() for t in times], float(_read(group, 'center_lat', where)),
-                float(_read(group, 'center_lon', where)), _cloud_fraction(mask))  # fmt: skip
+        return _location(group, where, ..., 'time', _read(group, 'bands', where))
 
     def _from_chunk_file(self, path: Path, i: int, modality: str) -> tuple:
-        group = _chunk_file(path)
-        where = str(path)
-        image = _read(group, 'bands', where)[i]
+        group, where = _chunk_file(path), str(path)
+        image = _read(group, 'bands', where, i)  # only this location's chunks are decoded
         if modality != SAR:
             image = (image.astype(np.int32) - CHUNK_FILE_S2_OFFSET).astype(image.dtype)
-        times = cf_datetimes(group['time_'])[i * image.shape[0] : (i + 1) * image.shape[0]]
-        mask = _read(group, 'cloud_mask', where)[i] if 'cloud_mask' in group else None
-        return (image, _read(group, 'band', where).astype(str).tolist(),
-                [t.date().isoformat() for t in times], float(_read(group, 'center_lat', where)[i]),
-                float(_read(group, 'center_lon', where)[i]), _cloud_fraction(mask))  # fmt: skip
+        return _location(group, where, i, 'time_', image)
+
+
+def _location(group: Any, where: str, index: Any, time: str, image: np.ndarray) -> tuple:
+    """(image, band names, ISO dates, lat, lon, cloud fraction per date) of the location that
+    ``index`` selects in the group's per-location arrays (``...``: a one-location group)."""
+    mask = _read(group, 'cloud_mask', where, index) if 'cloud_mask' in group else None
+    dates = [t.date().isoformat() for t in cf_datetimes(group[time], index)]
+    lat = float(_read(group, 'center_lat', where, index))
+    lon = float(_read(group, 'center_lon', where, index))
+    bands = _read(group, 'band', where).astype(str).tolist()
+    return image, bands, dates, lat, lon, _cloud_fraction(mask)
 
 
 @lru_cache(maxsize=2)
