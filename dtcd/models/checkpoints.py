@@ -98,7 +98,11 @@ def load_backbone(path: str | Path, prefix: str = 'student.') -> MultiStemSwin:
     path = Path(path)
     if path.suffix == '.safetensors':
         return _load_export(path)
-    ckpt = _torch_load(path)
+    return _backbone_from(_torch_load(path), path, prefix)
+
+
+def _backbone_from(ckpt: Any, path: Path, prefix: str) -> MultiStemSwin:
+    """The student of a loaded (non-safetensors) weights file, by its layout."""
     if not isinstance(ckpt, Mapping):
         raise ValueError(f'{path} holds a {type(ckpt).__name__}, not a checkpoint dict.')
     if 'state_dict' in ckpt:  # Lightning checkpoint
@@ -123,14 +127,17 @@ def export_backbone(
     band, the mean and std of the run's data module, when the checkpoint has them), ``recipe``
     (the teachers' classes), ``license`` and the dtcd version.
     """
-    model = load_backbone(checkpoint, prefix=prefix)
-    info: dict[str, Any] = {'patch_size': PATCH_SIZE, 'license': license or 'unspecified'}
-    if Path(checkpoint).suffix != '.safetensors':
-        ckpt = _torch_load(checkpoint)
-        if isinstance(ckpt, Mapping):
-            info |= _run_info(ckpt)
+    checkpoint = Path(checkpoint)
+    info: dict[str, Any] = {'patch_size': PATCH_SIZE, 'license': 'unspecified'}
+    if checkpoint.suffix == '.safetensors':  # a re-export keeps what the export recorded
+        model = _load_export(checkpoint)
+        info |= export_info(checkpoint)
     else:
-        info = export_info(checkpoint) | ({'license': license} if license else {})
+        ckpt = _torch_load(checkpoint)  # read once: weights and what the run recorded
+        model = _backbone_from(ckpt, checkpoint, prefix)
+        info |= _run_info(ckpt) if isinstance(ckpt, Mapping) else {}
+    if license:
+        info['license'] = license
     metadata = {'format': _EXPORT_FORMAT, 'dtcd_version': dtcd.__version__}
     metadata |= {key: json.dumps(value) for key, value in (model.config() | info).items()}
     out = Path(out)

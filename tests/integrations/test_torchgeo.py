@@ -3,11 +3,12 @@ the timm model TorchGeo builds by name, trained one step on TorchGeo's EuroSAT t
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import timm
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningModule, Trainer
 from torchgeo.datamodules import EuroSATDataModule
 from torchgeo.trainers import ClassificationTask
 
@@ -16,6 +17,16 @@ from dtcd.integrations.torchgeo import dtcd_weights
 from dtcd.models import MultiStemSwin
 
 EUROSAT = Path(__file__).parents[1] / 'data' / 'torchgeo' / 'eurosat'
+
+
+def train_one_step(task: LightningModule, tmp_path: Path, *data: Any) -> int:
+    """Fit ``task`` for one step, one validation batch (TorchGeo's schedulers read val_loss);
+    the optimizer steps taken."""
+    trainer = Trainer(max_steps=1, accelerator='cpu', logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,
+                      num_sanity_val_steps=0, default_root_dir=tmp_path)  # fmt: skip
+    trainer.fit(task, *data)
+    return trainer.global_step
 
 
 def test_classification_task_trains_a_step_from_a_dtcd_export(
@@ -36,19 +47,7 @@ def test_classification_task_trains_a_step_from_a_dtcd_export(
     shutil.copytree(EUROSAT, root)
     data = EuroSATDataModule(root=str(root), bands=DEO10, batch_size=2)
     before = {k: v.clone() for k, v in task.model.state_dict().items()}
-    trainer = Trainer(
-        max_steps=1,
-        accelerator='cpu',
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,
-    )  # fmt: skip  (its scheduler reads val_loss)
-    trainer.fit(task, data)
-    assert trainer.global_step == 1
+    assert train_one_step(task, tmp_path, data) == 1
     after = task.model.state_dict()
     assert not torch.equal(after['head.weight'], before['head.weight'])
     assert not torch.equal(
@@ -110,18 +109,6 @@ def test_semantic_segmentation_task_trains_a_step_on_a_dtcd_encoder(
     batches = [{'image': torch.randn(2, 10, 64, 64, generator=generator),
                 'mask': torch.randint(0, 3, (2, 64, 64), generator=generator)}]  # fmt: skip
     before = task.model.encoder.model.model.backbone.stems.ms.proj.weight.clone()
-    trainer = Trainer(
-        max_steps=1,
-        accelerator='cpu',
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,
-    )  # fmt: skip  (its scheduler reads val_loss)
     loader = DataLoader(batches, batch_size=None)
-    trainer.fit(task, loader, loader)
-    assert trainer.global_step == 1
+    assert train_one_step(task, tmp_path, loader, loader) == 1
     assert not torch.equal(task.model.encoder.model.model.backbone.stems.ms.proj.weight, before)
