@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    'BAND_ALIASES',
     'BAND_SETS',
     'DEO10',
     'DEO_HDF5_13',
@@ -29,6 +30,7 @@ __all__ = [
     'BandStats',
     'MissingBandError',
     'band_indices',
+    'canonical_bands',
     'normalize',
     'reindex',
     'resolve_bands',
@@ -101,6 +103,28 @@ BAND_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Other spellings of Sentinel-2 bands, to their names here: TerraTorch's vocabulary
+#: (``HLSBands`` / ``OpticalBands`` values) and the unpadded ``B1``..``B9``, ``B8a`` that PANGAEA's
+#: and TorchGeo's configs write.
+BAND_ALIASES: dict[str, str] = {
+    'COASTAL_AEROSOL': 'B01',
+    'BLUE': 'B02',
+    'GREEN': 'B03',
+    'RED': 'B04',
+    'RED_EDGE_1': 'B05',
+    'RED_EDGE_2': 'B06',
+    'RED_EDGE_3': 'B07',
+    'NIR_BROAD': 'B08',
+    'NIR_NARROW': 'B8A',
+    'WATER_VAPOR': 'B09',
+    'CIRRUS': 'B10',
+    'SWIR_1': 'B11',
+    'SWIR_2': 'B12',
+    **{f'B{i}': f'B{i:02d}' for i in range(1, 10)},
+    'B8a': 'B8A',
+}
+
+
 class MissingBandError(ValueError):
     """A band a model or transform needs is absent from the data."""
 
@@ -127,6 +151,19 @@ def resolve_bands(bands: str | Sequence[str]) -> tuple[str, ...]:
     if duplicated:
         raise ValueError(f'Band(s) {duplicated} listed more than once in {list(names)}.')
     return names
+
+
+def canonical_bands(bands: Sequence[object]) -> tuple[str, ...]:
+    """Band names in any spelling of :data:`BAND_ALIASES` (strings, or enums such as TerraTorch's
+    ``HLSBands`` by their value), as the names here, validated by :func:`resolve_bands`."""
+    names = [str(getattr(band, 'value', band)) for band in bands]
+    unknown = [n for n in names if n not in S2_BANDS and n not in BAND_ALIASES]
+    if unknown:
+        raise ValueError(
+            f'Unknown band name(s) {unknown}; use Sentinel-2 names {list(S2_BANDS)} or '
+            f"TerraTorch's {[a for a in BAND_ALIASES if not a.startswith('B')]}."
+        )
+    return resolve_bands([BAND_ALIASES.get(name, name) for name in names])
 
 
 def band_indices(source: Sequence[str], target: Sequence[str]) -> list[int]:

@@ -81,6 +81,25 @@ class PatchStem(nn.Module):
             )
         return self.norm(self.proj(x).permute(0, 2, 3, 1))
 
+    @torch.no_grad()
+    def for_bands(self, bands: Sequence[str]) -> PatchStem:
+        """This stem over other input bands, for data that lacks some of its bands or has more.
+
+        A band both lists share keeps its kernel; a band the stem never saw gets a zero kernel
+        (the features start as pretrained, fine-tuning may learn it); a stem band absent from
+        ``bands`` is dropped, which equals feeding it as 0 in standardised units: at its
+        pretraining mean.
+        """
+        weight = self.proj.weight
+        stem = PatchStem(bands, weight.shape[0]).to(weight)
+        stem.proj.weight.zero_()
+        for i, band in enumerate(stem.bands):
+            if band in self.bands:
+                stem.proj.weight[:, i] = weight[:, self.bands.index(band)]
+        stem.proj.bias.copy_(self.proj.bias)
+        stem.norm.load_state_dict(self.norm.state_dict())
+        return stem
+
 
 class Student(nn.Module):
     """What the distillation loop needs of a student network.
@@ -278,6 +297,13 @@ class MultiStemSwin(Student):
             if name not in names:
                 del clone.stems[name]
                 del clone.bands[name]
+        return clone
+
+    def for_bands(self, stem: str, bands: Sequence[str]) -> MultiStemSwin:
+        """A copy with only ``stem``, rebuilt for input ``bands`` (:meth:`PatchStem.for_bands`)."""
+        clone = self.with_stems([stem])
+        clone.stems[stem] = clone.stems[stem].for_bands(resolve_bands(bands))
+        clone.bands[stem] = clone.stems[stem].bands
         return clone
 
     @torch.no_grad()

@@ -1,6 +1,7 @@
 """An exported dtcd student (the demo's architecture) for the integration tests; the model hubs
 are offline throughout."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from dtcd.main import main
 from dtcd.models import MultiStemSwin
 from tests.models.test_checkpoints import lightning_checkpoint
+from tests.reliability.conftest import fit_args
 
 ROOT = Path(__file__).parents[2]
 
@@ -31,3 +33,17 @@ def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checkpoint = lightning_checkpoint(student, folder / 'last.ckpt', {'student': student.config()})
     main(['export', str(checkpoint), str(folder / 'student.safetensors')])
     return folder / 'student.safetensors'
+
+
+@pytest.fixture(scope='session')
+def run_export(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The export of a real one-step pretraining run on SynthEO: what an export records of its
+    run (normalisation, recipe, licence) comes from the run itself."""
+    folder = tmp_path_factory.mktemp('run')
+    export = folder / 'student.safetensors'
+    with pytest.MonkeyPatch.context() as patch:  # a session fixture: before the autouse ones
+        patch.setattr(sys, 'argv', [sys.argv[0]])
+        main([*fit_args(folder, synth_root, '--trainer.max_steps=1',
+                        f'--trainer.callbacks.init_args.dirpath={folder / "ckpt"}')])  # fmt: skip
+        main(['export', str(folder / 'ckpt' / 'last.ckpt'), str(export), '--license', 'CC-BY-4.0'])
+    return export

@@ -16,10 +16,10 @@ def snippets() -> list[str]:
 
 
 def test_the_section_has_its_snippets() -> None:
-    assert len(snippets()) == 2
+    assert len(snippets()) == 3
 
 
-@pytest.mark.parametrize('index', [0, 1], ids=['timm', 'torchgeo'])
+@pytest.mark.parametrize('index', [0, 1, 2], ids=['timm', 'torchgeo', 'terratorch'])
 def test_readme_snippet_runs(
     index: int, demo_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

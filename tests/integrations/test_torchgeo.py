@@ -61,17 +61,12 @@ def test_a_stem_the_export_lacks_is_named(demo_export: Path) -> None:
 
 
 def test_an_export_of_a_real_run_carries_its_normalisation_into_torchgeo(
-    synth_root: Path, tmp_path: Path
+    run_export: Path,
 ) -> None:
     from dtcd.data.datamodules.pretrain import pretrain_stats
-    from dtcd.main import main
     from dtcd.models.checkpoints import export_info
-    from tests.reliability.conftest import fit_args
 
-    main([*fit_args(tmp_path, synth_root, '--trainer.max_steps=1',
-                    f'--trainer.callbacks.init_args.dirpath={tmp_path / "ckpt"}')])  # fmt: skip
-    export = tmp_path / 'student.safetensors'
-    main(['export', str(tmp_path / 'ckpt' / 'last.ckpt'), str(export), '--license', 'CC-BY-4.0'])
+    export = run_export
     info = export_info(export)
     mean, std = pretrain_stats().tensors(DEO10)
     assert info['normalization'] == {
