@@ -63,7 +63,7 @@ class TeacherClassToken(nn.Module):
         self.bands = {'rgb': RGB}
 
     def forward(self, x: Tensor, stem: str) -> Tensor:
-        return self.teacher(x, RGB).cls
+        return self.teacher(x, RGB).pooled
 
 
 #: Control runs (see the module docstring).

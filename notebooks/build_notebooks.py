@@ -244,7 +244,7 @@ features: dict[str, list[torch.Tensor]] = {}
 with torch.no_grad():
     for images in batches(2 if TINY else 32):
         pairs = {
-            'teacher': teacher(images, ms_bands).patches[-1],
+            'teacher': teacher(images, ms_bands).maps[-1],
             'student RGB': student.forward_features(images[:, rgb_index], 'rgb')[2],
             'student MS': student.forward_features(images, 'ms')[2],
             'random RGB': random_student.forward_features(images[:, rgb_index], 'rgb')[2],

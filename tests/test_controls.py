@@ -7,7 +7,7 @@ from dtcd.augment import MultiCropViews
 from dtcd.bands import DEO10
 from dtcd.distill import MCRObjective, OpticalDistillation, SelfDistillation, ShuffledTargets
 from dtcd.distill.controls import shuffle_batch
-from dtcd.models import FrozenTeacher, MultiStemSwin, TeacherTokens
+from dtcd.models import FrozenTeacher, MultiStemSwin, StageFeatures
 
 TEACHER = {'depth': 2, 'embed_dim': 48, 'num_heads': 2}
 
@@ -19,9 +19,9 @@ def test_shuffle_batch_permutes_images_within_every_view() -> None:
     expected = torch.tensor([[2.0, 0.0, 1.0], [5.0, 3.0, 4.0]])
     assert torch.equal(shuffle_batch(stacked, permutation, 2)[..., 0], expected)
     assert torch.equal(shuffle_batch(flat, permutation, 2)[:, 0], expected.flatten())
-    tokens = shuffle_batch(TeacherTokens(flat, [flat[:, :, None, None]]), permutation, 2)
-    assert torch.equal(tokens.cls[:, 0], expected.flatten())
-    assert torch.equal(tokens.patches[0].flatten(), expected.flatten())
+    tokens = shuffle_batch(StageFeatures([flat[:, :, None, None]], flat), permutation, 2)
+    assert torch.equal(tokens.pooled[:, 0], expected.flatten())
+    assert torch.equal(tokens.maps[0].flatten(), expected.flatten())
     with pytest.raises(ValueError, match='batch axis'):
         shuffle_batch(torch.zeros(5, 1), permutation, 2)
 
@@ -54,5 +54,5 @@ def test_shuffled_teacher_gives_the_same_targets_in_another_order(kind: str) -> 
     if kind == 'ms':
         torch.testing.assert_close(shuffled['views'], plain['views'][:, permutation])
     else:
-        order = plain.cls.unflatten(0, (2, 6))[:, permutation].flatten(0, 1)
-        torch.testing.assert_close(shuffled.cls, order)
+        order = plain.pooled.unflatten(0, (2, 6))[:, permutation].flatten(0, 1)
+        torch.testing.assert_close(shuffled.pooled, order)

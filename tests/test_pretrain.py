@@ -250,7 +250,7 @@ def test_compiled_networks_give_the_eager_losses(monkeypatch: pytest.MonkeyPatch
     compiled.configure_model()
     compiled.configure_model()  # Lightning calls it again on every fit / test: compiles once
     optical = compiled.teachers[1].teacher.model
-    assert hasattr(compiled.student.forward_features, '_torchdynamo_orig_callable')
+    assert hasattr(compiled.student.encode, '_torchdynamo_orig_callable')
     assert hasattr(optical.forward_intermediates, '_torchdynamo_orig_callable')
     views = eager.multicrop(torch.randn(2, 10, 40, 40))
     for module in (eager, compiled):

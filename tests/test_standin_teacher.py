@@ -31,7 +31,7 @@ def test_trained_teacher_knows_materials_and_loads_as_frozen_teacher(tmp_path: P
     assert result['patch_accuracy'] > result['untrained_patch_accuracy'] + 0.15
     teacher = FrozenTeacher(DEMO_MODEL, str(path), (2, 3), None, model_kwargs=DEMO_MODEL_KWARGS)
     tokens = teacher(torch.randn(2, len(DEO10), 64, 64), DEO10)
-    assert tokens.cls.shape == (2, 96) and tokens.patches[0].shape == (2, 96, 4, 4)
+    assert tokens.pooled.shape == (2, 96) and tokens.maps[0].shape == (2, 96, 4, 4)
     random = FrozenTeacher(DEMO_MODEL, None, (2, 3), None, model_kwargs=DEMO_MODEL_KWARGS)
     assert not torch.equal(
         teacher.model.blocks[0].attn.qkv.weight, random.model.blocks[0].attn.qkv.weight

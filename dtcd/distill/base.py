@@ -15,24 +15,21 @@ from typing import Any, Literal
 from torch import Tensor, nn
 
 from dtcd.augment import MultiCropViews
-from dtcd.models import Student
+from dtcd.models import StageFeatures, Student
 
 #: ``global_masked`` is the global views with iBOT masks applied after the stem.
 ViewGroup = Literal['global', 'global_masked', 'local']
 
 
-@dataclass
-class StudentPass:
-    """The student's outputs for one stem on one view group, views flattened view-major.
+@dataclass(frozen=True)
+class StudentPass(StageFeatures):
+    """The student's :class:`~dtcd.models.StageFeatures` for one stem on one view group, views
+    flattened view-major (maps ``[V·B, C_s, h_s, w_s]``, pooled ``[V·B, D]``).
 
     Attributes:
-        features: The four NCHW stage maps, each ``[V·B, C_s, h_s, w_s]``.
-        pooled: The student's embedding (Swin: pooled last stage; ViT: class token), ``[V·B, D]``.
         num_views: ``V``, to unflatten into ``[V, B, ...]``.
     """
 
-    features: list[Tensor]
-    pooled: Tensor
     num_views: int
 
     def pooled_views(self) -> Tensor:

@@ -16,19 +16,19 @@ from torch import Tensor
 
 from dtcd.augment import MultiCropViews
 from dtcd.distill.base import FeaturePair, StudentOutputs, Teacher, ViewGroup
-from dtcd.models import Student, TeacherTokens
+from dtcd.models import StageFeatures, Student
 
 
 def shuffle_batch(targets: Any, permutation: Tensor, num_views: int) -> Any:
     """``targets`` with the images of the batch reordered by ``permutation`` in every view.
 
     Tensors are ``[V, B, ...]`` (view-major with a view axis) or ``[V·B, ...]`` (views
-    flattened); dicts and :class:`TeacherTokens` are shuffled field by field.
+    flattened); dicts and :class:`~dtcd.models.StageFeatures` are shuffled field by field.
     """
-    if isinstance(targets, TeacherTokens):
-        return TeacherTokens(
-            shuffle_batch(targets.cls, permutation, num_views),
-            [shuffle_batch(p, permutation, num_views) for p in targets.patches],
+    if isinstance(targets, StageFeatures):
+        return StageFeatures(
+            [shuffle_batch(m, permutation, num_views) for m in targets.maps],
+            shuffle_batch(targets.pooled, permutation, num_views),
         )
     if isinstance(targets, dict):
         return {k: shuffle_batch(v, permutation, num_views) for k, v in targets.items()}

@@ -18,7 +18,7 @@ from dtcd.bands import reindex
 from dtcd.distill.base import FeaturePair, StudentOutputs, Teacher, ViewGroup
 from dtcd.losses import CLSDistillLoss, PatchDistillLoss
 from dtcd.losses.distill import on_teacher_grid
-from dtcd.models import FrozenTeacher, ProjectionHead, Student, TeacherTokens
+from dtcd.models import FrozenTeacher, ProjectionHead, StageFeatures, Student
 
 
 class OpticalDistillation(Teacher):
@@ -92,7 +92,7 @@ class OpticalDistillation(Teacher):
     @torch.no_grad()
     def targets(
         self, views: MultiCropViews, bands: tuple[str, ...], progress: float
-    ) -> TeacherTokens:
+    ) -> StageFeatures:
         """Teacher class and patch tokens of the global views' RGB."""
         return self.teacher(views.global_views.flatten(0, 1), bands)
 
@@ -105,7 +105,7 @@ class OpticalDistillation(Teacher):
         term (the heads would be untrained)."""
         if self.patch_weight == 0:
             return []
-        tokens = self.teacher(images, bands).patches
+        tokens = self.teacher(images, bands).maps
         stages = student.forward_features(reindex(images, bands, self.student_bands), self.stem)
         return [
             FeaturePair(name, teacher, on_teacher_grid(mapped, teacher))
@@ -128,7 +128,7 @@ class OpticalDistillation(Teacher):
         ]
 
     def loss(
-        self, student: StudentOutputs, targets: TeacherTokens, progress: float
+        self, student: StudentOutputs, targets: StageFeatures, progress: float
     ) -> dict[str, Tensor]:
         """Class-token and patch-token cosine terms."""
         global_pass = student[self.stem, 'global']
@@ -139,13 +139,13 @@ class OpticalDistillation(Teacher):
             pooled = torch.cat(
                 [global_pass.pooled_views(), student[self.stem, 'local'].pooled_views()]
             )
-            teacher_cls = targets.cls.unflatten(0, (num_global, -1))
+            teacher_cls = targets.pooled.unflatten(0, (num_global, -1))
             cls = self.cls_loss(self.cls_head(pooled), teacher_cls)
             terms['cls_cosine'] = cls['cosine']
             total = total + self.cls_weight * cls['loss']
         if self.patch_weight > 0:
-            maps = self.patch_maps(global_pass.features)
-            patch = self.patch_loss(maps, targets.patches, self.pair_names())
+            maps = self.patch_maps(global_pass.maps)
+            patch = self.patch_loss(maps, targets.maps, self.pair_names())
             terms |= {f'patch_{k}': v for k, v in patch.items() if k != 'loss'}
             total = total + self.patch_weight * patch['loss']
         terms['loss'] = total

@@ -78,7 +78,7 @@ class SelfDistillation(Teacher):
     def compile_networks(self) -> None:
         """Compile the EMA body's forward (static shapes: one graph per crop size)."""
         backbone = self.teacher.backbone
-        backbone.forward_features = torch.compile(backbone.forward_features, dynamic=False)
+        backbone.encode = torch.compile(backbone.encode, dynamic=False)
 
     def masking_token(self) -> Tensor | None:
         """The learnt mask token, when the objective masks."""
@@ -91,12 +91,12 @@ class SelfDistillation(Teacher):
         """The objective's targets from the EMA teacher's head outputs, ``[G, B, K]`` (and, to
         mask, of its last-stage tokens, with the student's ``'masks'``)."""
         global_views = reindex(views.global_views.flatten(0, 1), bands, self.student_bands)
-        features = self.teacher.backbone.forward_features(global_views, self.stem)
-        out = self.teacher.head(self.teacher.backbone.embedding(features))
+        features = self.teacher.backbone.encode(global_views, self.stem)
+        out = self.teacher.head(features.pooled)
         out = out.unflatten(0, (views.global_views.shape[0], -1))
         tokens = None
         if self.objective.masks:
-            tokens = self.teacher.head(features[-1].flatten(2).transpose(1, 2))
+            tokens = self.teacher.head(features.maps[-1].flatten(2).transpose(1, 2))
         targets = self.objective.targets(out, tokens, progress)
         if self.objective.masks:
             targets['masks'] = views.masks
@@ -119,7 +119,7 @@ class SelfDistillation(Teacher):
         global_pass = student[self.stem, self._global_group]
         local_pass = student[self.stem, 'local']
         pooled = torch.cat([global_pass.pooled_views(), local_pass.pooled_views()])
-        side = StudentSide(pooled, global_pass.features[-1], targets.get('masks'))
+        side = StudentSide(pooled, global_pass.maps[-1], targets.get('masks'))
         return self.objective.loss(self.head, side, targets)
 
     def update(self, student: Student, progress: float) -> None:

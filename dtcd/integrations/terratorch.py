@@ -11,11 +11,9 @@ file, a dtcd checkpoint or the DEO authors' weights, read by dtcd's safe loaders
 ``model_bands`` in TerraTorch's vocabulary (``BLUE``, ``NIR_NARROW``, ...) or Sentinel-2 names, and
 ``out_indices``; ``forward`` returns NCHW stage maps, ``out_channels`` their widths.
 
-Band policy: the stem sharing most bands with the data runs (of those, the one lacking fewest; or
-the one ``stem`` names), rebuilt
-for the data's bands by :meth:`~dtcd.models.PatchStem.for_bands`: a stem band the data lacks is
-dropped, i.e. fed at its pretraining mean, and a data band the stem never saw starts with a zero
-kernel. Either case is announced with a warning naming the bands.
+The band policy is :func:`dtcd.models.stems.adapt_to_bands`: the stem sharing most bands
+with the data runs, rebuilt for the data's bands (a lacking band dropped, as if fed at its
+pretraining mean; an unseen band with zero weights; each named in a warning).
 """
 
 from __future__ import annotations
@@ -28,9 +26,10 @@ from terratorch.registry import TERRATORCH_BACKBONE_REGISTRY
 from torch import Tensor, nn
 
 from dtcd.bands import canonical_bands
-from dtcd.integrations.timm import SIZES, choose_stem
+from dtcd.integrations.timm import SIZES
 from dtcd.models import MultiStemSwin
 from dtcd.models.checkpoints import export_info
+from dtcd.models.stems import adapt_to_bands
 from dtcd.models.student import PATCH_SIZE
 
 __all__ = ['TerraTorchSwin', 'standardization']
@@ -74,36 +73,6 @@ def _data_bands(
     return None if given is None else canonical_bands(given)
 
 
-def _for_data(
-    backbone: MultiStemSwin, bands: tuple[str, ...] | None, stem: str | None
-) -> MultiStemSwin:
-    """``backbone`` with one stem, rebuilt for the data's ``bands`` (see the module's policy)."""
-    if bands is None:
-        return backbone.with_stems([choose_stem(backbone, stem)[0]])
-    if stem is not None and stem not in backbone.stems:
-        raise ValueError(f'Unknown stem {stem!r}; this model has stems {list(backbone.stems)}.')
-    if stem is None:  # most bands shared, then fewest lacking
-        stem = max(
-            backbone.bands,
-            key=lambda s: (len(set(backbone.bands[s]) & set(bands)), -len(backbone.bands[s])),
-        )
-    own = backbone.bands[stem]
-    missing = [b for b in own if b not in bands]
-    extra = [b for b in bands if b not in own]
-    if missing:
-        warnings.warn(
-            f'Stem {stem!r} was trained on {list(own)}; the data lacks {missing}: their input '
-            'weights are dropped (as if fed at their pretraining mean).',
-            stacklevel=3,
-        )
-    if extra:
-        warnings.warn(
-            f'Stem {stem!r} never saw bands {extra}: they start with zero input weights.',
-            stacklevel=3,
-        )
-    return backbone.for_bands(stem, bands)
-
-
 def _build(
     name: str,
     pretrained: bool,
@@ -137,7 +106,8 @@ def _build(
             f'{ckpt_path} holds a {backbone.variant or "custom"} student with window '
             f'{backbone.window_size}, not {name} {SIZES[name]}; use dtcd_swin.'
         )
-    return TerraTorchSwin(_for_data(backbone, _data_bands(bands, model_bands), stem), out_indices)
+    adapted = adapt_to_bands(backbone, _data_bands(bands, model_bands), stem)
+    return TerraTorchSwin(adapted, out_indices)
 
 
 def standardization(file: str | Path, bands: Sequence[object]) -> dict[str, list[float]]:

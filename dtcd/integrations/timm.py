@@ -27,42 +27,14 @@ from timm.models._features import FeatureGetterNet, feature_take_indices
 from timm.models._pretrained import PretrainedCfg
 from torch import Tensor, nn
 
-from dtcd.bands import MissingBandError, band_indices, resolve_bands
 from dtcd.models.checkpoints import export_config, export_info
+from dtcd.models.stems import choose_stem
 from dtcd.models.student import PATCH_SIZE, MultiStemSwin
 
-__all__ = ['TimmSwin', 'choose_stem', 'register_export']
+__all__ = ['TimmSwin', 'register_export']
 
 #: The published DEO sizes: torchvision's Swin-T with window 7, Swin-B with window 12.
 SIZES = {'dtcd_swin_t': ('swin_t', 7), 'dtcd_swin_b': ('swin_b', 12)}
-
-
-def choose_stem(
-    backbone: MultiStemSwin, stem: str | None = None, bands: Sequence[str] | None = None
-) -> tuple[str, list[int] | None]:
-    """The stem to run and the input channels that feed it (``None``: all, in order).
-
-    With ``bands`` (the input's band names), the stem is the one with the most bands that the
-    input all has, unless ``stem`` names it; a stem band the input lacks is an error naming it.
-    """
-    if stem is not None and stem not in backbone.stems:
-        raise ValueError(f'Unknown stem {stem!r}; this model has stems {list(backbone.stems)}.')
-    if bands is None:
-        return stem or ('ms' if 'ms' in backbone.stems else next(iter(backbone.stems))), None
-    names = resolve_bands(bands) if isinstance(bands, str) else tuple(bands)
-    if stem is None:
-        covered = [s for s, need in backbone.bands.items() if set(need) <= set(names)]
-        if not covered:
-            lacking = {s: sorted(set(need) - set(names)) for s, need in backbone.bands.items()}
-            raise MissingBandError(
-                f'No stem of this model can run on bands {list(names)}: each lacks some '
-                f'(stem: missing bands) {lacking}.'
-            )
-        stem = max(covered, key=lambda s: len(backbone.bands[s]))
-    try:
-        return stem, band_indices(names, backbone.bands[stem])
-    except MissingBandError as error:
-        raise MissingBandError(f'Stem {stem!r}: {error}') from None
 
 
 class TimmSwin(nn.Module):

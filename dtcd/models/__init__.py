@@ -6,13 +6,13 @@ from dtcd.models.checkpoints import (
     load_backbone,
     load_deo_weights,
 )
+from dtcd.models.features import StageFeatures
 from dtcd.models.heads import DINOHead, ProjectionHead
 from dtcd.models.student import VARIANTS, MultiStemSwin, PatchStem, Student
 from dtcd.models.teachers import (
     TEACHER_NORMALIZATION,
     EMATeacher,
     FrozenTeacher,
-    TeacherTokens,
 )
 from dtcd.models.vit_student import ViTStudent
 
@@ -25,8 +25,8 @@ __all__ = [
     'MultiStemSwin',
     'PatchStem',
     'ProjectionHead',
+    'StageFeatures',
     'Student',
-    'TeacherTokens',
     'ViTStudent',
     'export_backbone',
     'export_vit_teacher',

@@ -23,6 +23,7 @@ from torch.utils.checkpoint import checkpoint
 from torchvision.models.swin_transformer import SwinTransformer
 
 from dtcd.bands import DEO10, RGB, resolve_bands
+from dtcd.models.features import StageFeatures
 
 __all__ = ['VARIANTS', 'MultiStemSwin', 'PatchStem', 'Student']
 
@@ -105,9 +106,10 @@ class Student(nn.Module):
     """What the distillation loop needs of a student network.
 
     Subclasses have ``stems`` (name to module), ``bands`` (stem to band names), ``embed_dim``,
-    ``feature_dims`` (widths of the four maps), ``num_features`` (width of :meth:`embedding`),
-    and :meth:`config`, :meth:`with_stems`, :meth:`forward_features` and :meth:`embedding`. A
-    base class rather than a Protocol so LightningCLI accepts any subclass as ``student``.
+    ``feature_dims`` (widths of the four maps), ``num_features`` (width of the pooled embedding),
+    and :meth:`config`, :meth:`with_stems`, :meth:`forward_features` and :meth:`pool` (or their
+    own :meth:`encode`). A base class rather than a Protocol so LightningCLI accepts any subclass
+    as ``student``.
     """
 
     stems: Mapping[str, nn.Module]
@@ -142,12 +144,17 @@ class Student(nn.Module):
         """The grid of ``forward_features``'s ``mask`` for an input of ``height x width``."""
         raise NotImplementedError(f'{type(self).__name__} does not support masking.')
 
-    def embedding(self, features: Sequence[Tensor]) -> Tensor:
-        """The embedding heads read, from one :meth:`forward_features` output.
-
-        :meth:`pool` of the last map by default; a ViT overrides it to return its class token.
-        """
-        return self.pool(features[-1])
+    def encode(
+        self,
+        x: Tensor,
+        stem: str,
+        mask: Tensor | None = None,
+        mask_token: Tensor | None = None,
+    ) -> StageFeatures:
+        """The four maps and the embedding heads read, from one pass (arguments as
+        :meth:`forward_features`); by default the embedding is :meth:`pool` of the last map."""
+        maps = self.forward_features(x, stem, mask, mask_token)
+        return StageFeatures(maps, self.pool(maps[-1]))
 
 
 class MultiStemSwin(Student):
@@ -269,8 +276,8 @@ class MultiStemSwin(Student):
     def pool(self, last_stage: Tensor) -> Tensor:
         """Final norm + global average pool of the NCHW last-stage map: ``[B, num_features]``.
 
-        Separate from :meth:`forward` so a training step can reuse one :meth:`forward_features`
-        pass for both patch tokens and the pooled embedding.
+        Separate from :meth:`forward` so a training step reuses one pass for both the maps and
+        the pooled embedding (:meth:`encode`).
         """
         return self.norm(last_stage.permute(0, 2, 3, 1)).mean(dim=(1, 2))
 

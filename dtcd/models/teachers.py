@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +21,10 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from dtcd.bands import RGB, band_indices, resolve_bands
+from dtcd.models.features import StageFeatures
 from dtcd.models.student import Student
 
-__all__ = ['TEACHER_NORMALIZATION', 'EMATeacher', 'FrozenTeacher', 'TeacherTokens', 'sha256sum']
+__all__ = ['TEACHER_NORMALIZATION', 'EMATeacher', 'FrozenTeacher', 'sha256sum']
 
 #: Input statistics of the DINOv3 weights: LVD-1689M (web, ImageNet statistics) and SAT-493M.
 TEACHER_NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -83,20 +83,6 @@ def sha256sum(path: str | Path) -> str:
         while chunk := f.read(1 << 24):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class TeacherTokens:
-    """What the frozen teacher hands to the distillation loss.
-
-    Attributes:
-        cls: ``[B, D]`` class token of the last requested block, after the final norm.
-        patches: One ``[B, D, h, w]`` patch-token map per requested block (final norm applied,
-            register tokens removed), in block order.
-    """
-
-    cls: Tensor
-    patches: list[Tensor]
 
 
 class FrozenTeacher(nn.Module):
@@ -213,8 +199,10 @@ class FrozenTeacher(nn.Module):
         return super()._apply(fn, recurse)
 
     @torch.no_grad()
-    def forward(self, x: Tensor, bands: Sequence[str]) -> TeacherTokens:
-        """Tokens of the RGB bands of ``x``.
+    def forward(self, x: Tensor, bands: Sequence[str]) -> StageFeatures:
+        """Tokens of the RGB bands of ``x``: ``maps``, one ``[B, D, h, w]`` patch-token map per
+        requested block (final norm applied, register tokens removed), in block order; ``pooled``,
+        the final-norm class token ``[B, D]`` of the last requested block.
 
         Args:
             x: ``[B, C, H, W]`` batch whose channels are ``bands``.
@@ -237,7 +225,7 @@ class FrozenTeacher(nn.Module):
             output_fmt='NCHW',
             intermediates_only=True,
         )
-        return TeacherTokens(cls=outputs[-1][1][:, 0], patches=[p for p, _ in outputs])
+        return StageFeatures([p for p, _ in outputs], outputs[-1][1][:, 0])
 
     def verify(self) -> None:
         """Raise if the weights file changed since this teacher was built from it."""

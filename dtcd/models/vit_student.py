@@ -16,22 +16,13 @@ import timm
 from torch import Tensor, nn
 
 from dtcd.bands import resolve_bands
+from dtcd.models.features import StageFeatures
 from dtcd.models.student import Student
 
-__all__ = ['ViTFeatures', 'ViTStudent']
+__all__ = ['ViTStudent']
 
 #: Maps :meth:`ViTStudent.forward_features` returns, one per evenly spaced block.
 NUM_MAPS = 4
-
-
-class ViTFeatures(list):
-    """The four NCHW maps of a ViT, carrying the final-norm class token ``cls`` ``[B, D]``.
-
-    The maps alone cannot give the class token, yet it is what DINO's head reads; carrying it
-    with the maps keeps "one forward pass, then :meth:`ViTStudent.embedding`" as for Swin.
-    """
-
-    cls: Tensor
 
 
 class ViTStudent(Student):
@@ -95,14 +86,15 @@ class ViTStudent(Student):
             raise ValueError(f'ViTStudent has the one stem {self.stem!r}; asked for {list(names)}.')
         return copy.deepcopy(self)
 
-    def forward_features(
+    def encode(
         self,
         x: Tensor,
         stem: str,
         mask: Tensor | None = None,
         mask_token: Tensor | None = None,
-    ) -> ViTFeatures:
-        """Four final-norm NCHW maps ``[B, D, H/16, W/16]`` of evenly spaced blocks, plus ``cls``.
+    ) -> StageFeatures:
+        """Four final-norm NCHW maps ``[B, D, H/16, W/16]`` of evenly spaced blocks, and the
+        final-norm class token of the last block (what DINO's head reads) as the embedding.
 
         Args:
             x: ``[B, C, H, W]`` with the stem's bands; sides multiples of the patch size.
@@ -128,23 +120,25 @@ class ViTStudent(Student):
             output_fmt='NCHW',
             intermediates_only=True,
         )
-        features = ViTFeatures(maps for maps, _ in outputs)
-        features.cls = outputs[-1][1][:, 0]
-        return features
+        return StageFeatures([maps for maps, _ in outputs], outputs[-1][1][:, 0])
+
+    def forward_features(
+        self,
+        x: Tensor,
+        stem: str,
+        mask: Tensor | None = None,
+        mask_token: Tensor | None = None,
+    ) -> list[Tensor]:
+        """The maps of :meth:`encode`."""
+        return self.encode(x, stem, mask, mask_token).maps
 
     def pool(self, last_stage: Tensor) -> Tensor:
         """Mean of a final-norm map, for readers that only have the map (not the training path)."""
         return last_stage.mean(dim=(2, 3))
 
-    def embedding(self, features: Sequence[Tensor]) -> Tensor:
-        """The final-norm class token of the last block, what DINO's head reads."""
-        if not isinstance(features, ViTFeatures):
-            raise TypeError('ViTStudent.embedding needs the output of its forward_features.')
-        return features.cls
-
     def forward(self, x: Tensor, stem: str) -> Tensor:
         """Class-token embedding ``[B, embed_dim]``."""
-        return self.embedding(self.forward_features(x, stem))
+        return self.encode(x, stem).pooled
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         """The timm model's parameter groups (timm's convention), under this module's ``model.``."""

@@ -112,9 +112,7 @@ class DistillationModule(LightningModule):
         """With ``compile``, compile the networks' forwards in place, once (Lightning calls this
         before every fit, validate or test)."""
         if self.hparams.get('compile') and not self._compiled:
-            self.student.forward_features = torch.compile(
-                self.student.forward_features, dynamic=False
-            )
+            self.student.encode = torch.compile(self.student.encode, dynamic=False)
             for teacher in self.teachers:
                 teacher.compile_networks()
             self._compiled = True
@@ -162,9 +160,8 @@ class DistillationModule(LightningModule):
             x = select_bands(crops.flatten(0, 1), self.multicrop.bands, self.student.bands[stem])
             masking = group == 'global_masked' and self.masker is not None
             mask, token = (views.masks, self.masker.masking_token()) if masking else (None, None)
-            features = self.student.forward_features(x, stem, mask, token)
-            pooled = self.student.embedding(features)
-            outputs[stem, group] = StudentPass(features, pooled, crops.shape[0])
+            features = self.student.encode(x, stem, mask, token)
+            outputs[stem, group] = StudentPass(features.maps, features.pooled, crops.shape[0])
         return outputs
 
     def compute_losses(

@@ -21,8 +21,9 @@ import timm
 from timm.optim import param_groups_layer_decay
 from torch import Tensor, nn
 
-from dtcd.bands import RGB, MissingBandError
-from dtcd.models import MultiStemSwin, load_backbone
+from dtcd.bands import RGB
+from dtcd.models import MultiStemSwin, StageFeatures, load_backbone
+from dtcd.models.stems import choose_stem
 
 __all__ = ['SPEC_FORMS', 'ProbeBackbone', 'SwinBackbone', 'TimmBackbone', 'build_backbone']
 
@@ -46,8 +47,8 @@ class ProbeBackbone(nn.Module):
     Attributes:
         model: The wrapped network.
         bands: Input band names, in channel order.
-        feature_dims: Channels of the four maps :meth:`features` returns.
-        num_features: Width of :meth:`pooled`.
+        feature_dims: Channels of the four maps :meth:`encode` returns.
+        num_features: Width of its pooled vector.
         pyramid: Whether the maps already are at strides 4, 8, 16, 32 (else: one stride).
     """
 
@@ -57,12 +58,9 @@ class ProbeBackbone(nn.Module):
     num_features: int
     pyramid: bool
 
-    def features(self, x: Tensor) -> list[Tensor]:
-        """Four NCHW maps, finest first."""
-        raise NotImplementedError
-
-    def pooled(self, x: Tensor, pool: Pool) -> Tensor:
-        """One vector per image, ``[B, num_features]``."""
+    def encode(self, x: Tensor, pool: Pool = 'norm') -> StageFeatures:
+        """Four NCHW maps, finest first, and one vector per image ``[B, num_features]``, from
+        one pass."""
         raise NotImplementedError
 
     def lr_scales(self, decay: float) -> dict[str, float]:
@@ -95,14 +93,12 @@ class SwinBackbone(ProbeBackbone):
         self.feature_dims = list(model.feature_dims)
         self.num_features = model.num_features
 
-    def features(self, x: Tensor) -> list[Tensor]:
-        """The four raw stage outputs (no final norm), as DEO's segmentation reads them."""
-        return self.model.forward_features(x, self.stem)
-
-    def pooled(self, x: Tensor, pool: Pool) -> Tensor:
-        """GAP of stage 4: before the final LayerNorm (``'raw'``, DEO's probe) or after it."""
-        last = self.features(x)[-1]
-        return last.mean(dim=(2, 3)) if pool == 'raw' else self.model.pool(last)
+    def encode(self, x: Tensor, pool: Pool = 'norm') -> StageFeatures:
+        """The four raw stage outputs (no final norm), as DEO's segmentation reads them, and the
+        GAP of stage 4 before the final LayerNorm (``'raw'``, DEO's probe) or after it."""
+        maps = self.model.forward_features(x, self.stem)
+        pooled = maps[-1].mean(dim=(2, 3)) if pool == 'raw' else self.model.pool(maps[-1])
+        return StageFeatures(maps, pooled)
 
 
 class TimmBackbone(ProbeBackbone):
@@ -130,17 +126,13 @@ class TimmBackbone(ProbeBackbone):
                 raise ValueError(f'Need 4 ViT blocks in [0, {depth}), got {self.indices}.')
             self.feature_dims = [int(model.embed_dim)] * 4
 
-    def features(self, x: Tensor) -> list[Tensor]:
-        """Intermediate outputs as NCHW maps (prefix tokens dropped)."""
-        return list(
-            self.model.forward_intermediates(
-                x, indices=self.indices, norm=False, output_fmt='NCHW', intermediates_only=True
-            )
+    def encode(self, x: Tensor, pool: Pool = 'norm') -> StageFeatures:
+        """Intermediate outputs as NCHW maps (prefix tokens dropped) and the model's own
+        pre-logits pooling of its final features (``pool`` applies to Swin students only)."""
+        final, maps = self.model.forward_intermediates(
+            x, indices=self.indices, norm=False, output_fmt='NCHW'
         )
-
-    def pooled(self, x: Tensor, pool: Pool) -> Tensor:
-        """The model's own pre-logits pooling (``pool`` applies to Swin students only)."""
-        return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+        return StageFeatures(list(maps), self.model.forward_head(final, pre_logits=True))
 
 
 def _evenly(depth: int) -> list[int]:
@@ -185,20 +177,7 @@ def build_backbone(
             f'Backbone spec {spec!r} is neither an existing file nor a known form. Accepted:\n  '
             f'{forms}'
         )
-    return SwinBackbone(model, choose_stem(model, data_bands))
-
-
-def choose_stem(model: MultiStemSwin, data_bands: Sequence[str]) -> str:
-    """The stem using the most bands among those whose bands the data all has."""
-    available = set(data_bands)
-    usable = [name for name, bands in model.bands.items() if set(bands) <= available]
-    if not usable:
-        stems = {name: list(bands) for name, bands in model.bands.items()}
-        raise MissingBandError(
-            f'No stem of the backbone can read this data: it has bands {list(data_bands)}, the '
-            f'stems need {stems}.'
-        )
-    return max(usable, key=lambda name: len(model.bands[name]))
+    return SwinBackbone(model, choose_stem(model, bands=data_bands)[0])
 
 
 def _timm_model(name: str, weights: str | None, kwargs: dict[str, Any]) -> nn.Module:

@@ -209,7 +209,7 @@ class BaseProbe(LightningModule, ABC):
     def encode(self, image: Tensor) -> list[Tensor]:
         """Four NCHW feature maps of a ``[B, C, H, W]`` batch (no graph when frozen)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            return self.backbone.features(self.select_bands(image))
+            return self.backbone.encode(self.select_bands(image)).maps
 
     def train(self, mode: bool = True) -> BaseProbe:
         """Keep a frozen encoder in eval mode (no dropout, drop-path or BN updates)."""

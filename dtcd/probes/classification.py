@@ -115,7 +115,7 @@ class ClassificationProbe(BaseProbe):
 
         def compute(batch: Tensor) -> Tensor:
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-                return self.backbone.pooled(batch, self.hparams['pool'])
+                return self.backbone.encode(batch, self.hparams['pool']).pooled
 
         if self.cache is None:
             return compute(x)

@@ -59,8 +59,8 @@ def test_tokens_shapes() -> None:
     assert (teacher.embed_dim, teacher.patch_size, teacher.grid(224)) == (64, 16, (14, 14))
     for size in (224, 256):
         tokens = teacher(torch.randn(2, 10, size, size), DEO10)
-        assert tokens.cls.shape == (2, 64)
-        assert [tuple(p.shape) for p in tokens.patches] == [(2, 64, size // 16, size // 16)] * 2
+        assert tokens.pooled.shape == (2, 64)
+        assert [tuple(p.shape) for p in tokens.maps] == [(2, 64, size // 16, size // 16)] * 2
 
 
 def test_rgb_by_name_input_transform_and_normed_tokens() -> None:
@@ -83,9 +83,9 @@ def test_rgb_by_name_input_transform_and_normed_tokens() -> None:
         norm=True,
         intermediates_only=True,
     )
-    for got, (patches, _) in zip(tokens.patches, expected, strict=True):
+    for got, (patches, _) in zip(tokens.maps, expected, strict=True):
         torch.testing.assert_close(got, patches, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(tokens.cls, expected[-1][1][:, 0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(tokens.pooled, expected[-1][1][:, 0], atol=1e-5, rtol=1e-5)
 
 
 def test_missing_rgb_band_is_named() -> None:
@@ -218,7 +218,7 @@ def test_zero_meta_qv_biases_keep_timms_biasless_model(tmp_path: Path) -> None:
     assert not any(k.endswith('q_bias') for k in teacher.model.state_dict())
     with_biases = FrozenTeacher(NAME, str(path), BLOCKS, model_kwargs=KWARGS)
     x = torch.randn(2, 10, 32, 32)
-    torch.testing.assert_close(teacher(x, DEO10).cls, with_biases(x, DEO10).cls)
+    torch.testing.assert_close(teacher(x, DEO10).pooled, with_biases(x, DEO10).pooled)
 
 
 def test_a_model_that_cannot_hold_nonzero_biases_is_refused(tmp_path: Path) -> None:

@@ -26,10 +26,14 @@ def tiny_vit() -> ViTStudent:
 def test_interface_shapes() -> None:
     student = tiny_vit().eval()
     assert list(student.stems) == ['rgb'] and student.bands == {'rgb': RGB}
-    features = student.forward_features(torch.randn(2, 3, 32, 48), 'rgb')
-    assert [tuple(f.shape) for f in features] == [(2, 48, 2, 3)] * 4
+    x = torch.randn(2, 3, 32, 48)
+    features = student.encode(x, 'rgb')
+    assert [tuple(f.shape) for f in features.maps] == [(2, 48, 2, 3)] * 4
     assert student.feature_dims == [48] * 4 and student.num_features == 48
-    assert torch.equal(student.embedding(features), features.cls)
+    tokens = student.model.forward_features(x)  # timm's: final norm applied, class token first
+    assert torch.equal(features.pooled, tokens[:, 0])
+    maps = student.forward_features(x, 'rgb')
+    assert all(torch.equal(a, b) for a, b in zip(maps, features.maps, strict=True))
     assert student(torch.randn(2, 3, 32, 32), 'rgb').shape == (2, 48)
     assert ViTStudent(**student.config()).config() == student.config()
     with pytest.raises(NotImplementedError):
@@ -87,7 +91,7 @@ def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     student = module.student.eval()
     with torch.no_grad():
         expected = student(x, 'rgb')
-    torch.testing.assert_close(teacher(x, RGB).cls, expected)
+    torch.testing.assert_close(teacher(x, RGB).pooled, expected)
 
     # `dtcd export --timm` with the EMA teacher's prefix: what DINO evaluates.
     ema_file = tmp_path / 'ema.safetensors'
@@ -96,7 +100,7 @@ def test_dino_pretraining_then_export_to_frozen_teacher(tmp_path: Path) -> None:
     ema = frozen_tiny(ema_file)
     with torch.no_grad():
         ema_expected = dino.teacher.backbone.eval()(x, 'rgb')
-    torch.testing.assert_close(ema(x, RGB).cls, ema_expected)
+    torch.testing.assert_close(ema(x, RGB).pooled, ema_expected)
     assert not torch.allclose(ema_expected, expected)  # two distinct networks were exported
     with pytest.raises(ValueError, match=r'ViTStudent.*--timm'):  # not a Swin export
         main(['export', ckpt, str(tmp_path / 'swin.safetensors')])

@@ -32,10 +32,10 @@ def test_random_backbone_picks_the_richest_stem_the_data_has() -> None:
 def test_swin_features_and_pooling() -> None:
     backbone = build_backbone('random:swin_t', EUROSAT13, TINY_SWIN).eval()
     x = torch.randn(2, 10, 64, 64)
-    maps = backbone.features(x)
+    maps = backbone.encode(x).maps
     assert [m.shape[1] for m in maps] == backbone.feature_dims == [16, 32, 64, 128]
     assert [m.shape[-1] for m in maps] == [16, 8, 4, 2]
-    raw, norm = backbone.pooled(x, 'raw'), backbone.pooled(x, 'norm')
+    raw, norm = backbone.encode(x, 'raw').pooled, backbone.encode(x, 'norm').pooled
     torch.testing.assert_close(raw, maps[-1].mean(dim=(2, 3)))
     torch.testing.assert_close(norm, backbone.model(x, 'ms'))
 
@@ -57,9 +57,12 @@ def test_timm_baseline_reads_rgb_through_four_blocks() -> None:
     backbone = build_backbone('timm:vit_small_patch16_dinov3', EUROSAT13, TINY_VIT)
     assert backbone.bands == RGB and not backbone.pyramid
     assert backbone.indices == [0, 1, 2, 3]  # depth 4: evenly spaced
-    maps = backbone.features(torch.randn(1, 3, 64, 64))
-    assert [tuple(m.shape) for m in maps] == [(1, 96, 4, 4)] * 4
-    assert backbone.pooled(torch.randn(1, 3, 64, 64), 'raw').shape == (1, 96)
+    x = torch.randn(1, 3, 64, 64)
+    features = backbone.eval().encode(x)
+    assert [tuple(m.shape) for m in features.maps] == [(1, 96, 4, 4)] * 4
+    # One pass gives the maps and the model's own pooled features (forward_features + head).
+    expected = backbone.model.forward_head(backbone.model.forward_features(x), pre_logits=True)
+    assert features.pooled.shape == (1, 96) and torch.equal(features.pooled, expected)
     deep = build_backbone('timm:vit_small_patch16_dinov3', RGB, {**TINY_VIT, 'depth': 12})
     assert deep.indices == [3, 5, 8, 11]  # the paper's blocks for ViT-B depth
     with pytest.raises(FileNotFoundError, match='not found'):
