@@ -2,6 +2,9 @@
 
 Why dtcd does not use Kornia for multi-crop (DESIGN.md chose Kornia first): its
 ``RandomResizedCrop`` crops and resizes image by image, and its ``ColorJitter`` goes through HSV.
+The EO ops of :mod:`dtcd.augment.spectral` are timed beside their nearest Kornia ops
+(``RandomGaussianNoise``; ``RandomChannelDropout`` drops a fixed number of channels, dtcd's
+``BandDropout`` a random subset; Kornia has no gain / offset op).
 This prints one Markdown table row per op, median milliseconds after a warm-up, so a change to
 ``dtcd.augment`` can be checked against the alternatives. Default sizes are DEO's: 8 images of
 10 bands at 256 px, 2 × 224 + 10 × 96 crops, photometric ops on the RGB of the 16 global crops.
@@ -28,6 +31,7 @@ from dtcd.augment.photometric import (
     random_grayscale,
     random_solarize,
 )
+from dtcd.augment.spectral import BandDropout, BandGainOffset, SpectralNoise
 
 
 def bench(fn: Callable[[], object], device: torch.device, reps: int, warmup: int = 1) -> float:
@@ -80,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, float, float]]:
     b, size = args.batch_size, args.image_size
     images = torch.randn(b, 10, size, size, device=device)
     rgb = torch.rand(2 * b, 3, 224, 224, device=device)
+    spectral = torch.rand(2 * b, 10, 224, 224, device=device)  # global crops, all bands
     local_rgb = torch.rand(args.num_local * b, 3, 96, 96, device=device)
     local, glob = (0.05, 0.4), (0.4, 1.0)
 
@@ -95,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, float, float]]:
         gray = K.RandomGrayscale(p=0.2).to(device)
         blur = K.RandomGaussianBlur((23, 23), (0.1, 2.0), p=1.0).to(device)
         solarize = K.RandomSolarize(thresholds=0.0, additions=0.0, p=0.2).to(device)
+        noise = K.RandomGaussianNoise(std=0.003, p=0.5).to(device)
+        dropout = K.RandomChannelDropout(num_drop_channels=3, p=0.5).to(device)
         kornia_ops = {
             f'{args.num_local} local crops 96², 10 bands, bicubic': lambda: [
                 local_rrc(images) for _ in range(args.num_local)
@@ -107,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, float, float]]:
             'blur 23 px p=1, global RGB': lambda: blur(rgb),
             'blur 23 px p=1, local RGB': lambda: blur(local_rgb),
             'solarize p=0.2, global RGB': lambda: solarize(rgb),
+            'noise p=0.5, global 10 bands': lambda: noise(spectral),
+            'band dropout p=0.5, global 10 bands': lambda: dropout(spectral),
         }
     n = args.num_local
     multicrop = MultiCrop(num_local=n).to(device)
@@ -126,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, float, float]]:
         'blur 23 px p=1, global RGB': lambda: random_gaussian_blur(rgb, 1.0),
         'blur 23 px p=1, local RGB': lambda: random_gaussian_blur(local_rgb, 1.0),
         'solarize p=0.2, global RGB': lambda: random_solarize(rgb, 0.2),
+        'noise p=0.5, global 10 bands': lambda: SpectralNoise(0.003, p=0.5).to(device)(spectral),
+        'band dropout p=0.5, global 10 bands': lambda: BandDropout(p=0.5)(spectral),
+        'band gain / offset p=0.5, global 10 bands': lambda: BandGainOffset()(spectral),
         f'whole MultiCrop (2 × 224 + {n} × 96)': lambda: multicrop(images),
     }
 

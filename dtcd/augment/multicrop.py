@@ -2,27 +2,32 @@
 
 All crops of one size come from a single bicubic ``grid_sample`` call: each image's crops are
 stacked along the height of its sampling grid, so no image is copied per crop. Geometry (crop and
-flip) is shared by all bands; photometric augmentation touches only the RGB bands, per crop, in
-[0, 1] units, after which the RGB is re-normalised and put back among the other bands.
+flip) is shared by all bands; after it, the ``ops`` entries (:class:`~dtcd.augment.ViewOps`) run
+their ops on the bands, view groups and units they name. The default entries are DEO's RGB-only
+photometric ops, per crop, in [0, 1] units, after which the RGB is re-normalised and put back
+among the other bands.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dtcd.augment.photometric import (
-    color_jitter,
-    random_gaussian_blur,
-    random_grayscale,
-    random_solarize,
+from dtcd.augment.ops import ColorJitter, RandomGaussianBlur, RandomGrayscale, RandomSolarize
+from dtcd.augment.views import ViewOps, view_names
+from dtcd.bands import (
+    DEO10,
+    FMOW_SENTINEL_DEO10,
+    RGB,
+    MissingBandError,
+    band_indices,
+    resolve_bands,
 )
-from dtcd.bands import DEO10, FMOW_SENTINEL_DEO10, RGB, band_indices, resolve_bands
 
 
 @dataclass
@@ -121,11 +126,14 @@ def crop_resize(
 
 
 class MultiCrop(nn.Module):
-    """G global + L local crops per image with RGB-only photometric augmentation.
+    """G global + L local crops per image, then augmentation ops per band group and view group.
 
     Defaults are DEO's (PAPER.md §2.8). The input is a normalised batch whose RGB bands were
     standardised with ``rgb_mean``/``rgb_std`` in [0, 1] units; each crop's RGB is brought back to
-    those units, divided by the crop's RGB maximum, augmented, and standardised again.
+    those units, divided by the crop's RGB maximum, augmented, and standardised again. ``ops``
+    replaces the default entries (the ``photometric``, ``jitter*``, ``*blur*`` and
+    ``*solarize*`` arguments build them); entries in ``reflectance`` units need the data's band
+    statistics (:meth:`set_band_stats`, which the pretraining module calls with its data module's).
 
     Args:
         bands: Band names of the input channels (a set name or a list).
@@ -136,7 +144,8 @@ class MultiCrop(nn.Module):
         local_size: Local crop side in pixels.
         local_scale: Area share range of local crops.
         flip_p: Horizontal flip probability.
-        photometric: Apply colour jitter, grayscale, blur and solarize to the RGB bands.
+        photometric: Apply colour jitter, grayscale, blur and solarize to the RGB bands (without,
+            the per-crop RGB scaling stays).
         rgb_bands: Names of the red, green and blue bands.
         rgb_mean: Mean of the RGB bands in [0, 1] units, used to undo and redo normalisation.
         rgb_std: Standard deviation of the RGB bands in [0, 1] units.
@@ -149,6 +158,12 @@ class MultiCrop(nn.Module):
         blur_sigma: Range of the Gaussian blur σ in pixels.
         blur_kernel_size: Gaussian kernel side.
         interpolation: ``grid_sample`` mode for resizing (``'bicubic'`` or ``'bilinear'``).
+        ops: The augmentation entries, in order (default: DEO's, from the arguments above).
+        dn_scale: Digital number of reflectance 1 (Sentinel-2: 10000), for ``reflectance`` units.
+        multi_date: For batches of several dates per sample (``[B, T, C, H, W]``): crop the
+            global views of a sample from different dates (see :meth:`_dates`); local view ``k``
+            comes from the date of global view ``k mod G``. Off: every view of a sample from the
+            same, random, date.
     """
 
     def __init__(
@@ -174,17 +189,17 @@ class MultiCrop(nn.Module):
         blur_sigma: tuple[float, float] = (0.1, 2.0),
         blur_kernel_size: int = 23,
         interpolation: str = 'bicubic',
+        ops: Sequence[ViewOps] | None = None,
+        dn_scale: float = 10000.0,
+        multi_date: bool = False,
     ) -> None:
         super().__init__()
         if num_global < 1:
             raise ValueError('MultiCrop needs at least one global crop (the teachers see them).')
         self.bands = resolve_bands(bands)
-        self.rgb_index = band_indices(self.bands, resolve_bands(list(rgb_bands)))
-        start = self.rgb_index[0]
-        consecutive = self.rgb_index == list(range(start, start + 3))
-        # A slice is a view (DEO10 starts with R, G, B); a list index gathers a copy.
-        self._rgb: slice | list[int] = slice(start, start + 3) if consecutive else self.rgb_index
         default_mean, default_std = FMOW_SENTINEL_DEO10.tensors(RGB)
+        self.rgb_bands = resolve_bands(list(rgb_bands))
+        band_indices(self.bands, self.rgb_bands)  # the RGB bands must be among the input's
         mean = torch.tensor(rgb_mean) if rgb_mean is not None else default_mean
         std = torch.tensor(rgb_std) if rgb_std is not None else default_std
         self.register_buffer('rgb_mean', mean.float().view(1, 3, 1, 1), persistent=False)
@@ -192,12 +207,41 @@ class MultiCrop(nn.Module):
         self.num_global, self.global_size, self.global_scale = num_global, global_size, global_scale
         self.num_local, self.local_size, self.local_scale = num_local, local_size, local_scale
         self.flip_p = flip_p
-        self.photometric = photometric
-        self.jitter, self.jitter_p, self.grayscale_p = jitter, jitter_p, grayscale_p
-        self.global_blur_p, self.global_solarize_p = list(global_blur_p), list(global_solarize_p)
-        self.local_blur_p = local_blur_p
-        self.blur_sigma, self.blur_kernel_size = blur_sigma, blur_kernel_size
         self.interpolation = interpolation
+        self.dn_scale = dn_scale
+        self.multi_date = multi_date
+        #: ``[G, B]`` dates of the last multi-date batch's global views (``None`` for one date).
+        self.last_dates: Tensor | None = None
+        if ops is None:
+            ops = deo_ops(num_global, rgb_bands=self.rgb_bands, photometric=photometric,
+                          jitter=jitter, jitter_p=jitter_p, grayscale_p=grayscale_p,
+                          global_blur_p=global_blur_p, global_solarize_p=global_solarize_p,
+                          local_blur_p=local_blur_p, blur_sigma=blur_sigma,
+                          blur_kernel_size=blur_kernel_size)  # fmt: skip
+        self.ops = nn.ModuleList(ops)
+        for entry in self.ops:
+            entry.check(num_global)
+            band_indices(self.bands, entry.bands)  # every band an entry names is in the input
+            if entry.units == 'unit' and entry.bands != self.rgb_bands:
+                raise ValueError(
+                    f'units: unit is the RGB bands {list(self.rgb_bands)} in [0, 1]; an entry on '
+                    f'{list(entry.bands)} needs units reflectance or standardized.'
+                )
+        self.band_stats: dict[str, tuple[float, float]] | None = None
+
+    @property
+    def needs_band_stats(self) -> bool:
+        """Whether some entry works in ``reflectance`` units."""
+        return any(entry.units == 'reflectance' for entry in self.ops)
+
+    def set_band_stats(self, normalization: Mapping[str, Sequence[float]]) -> None:
+        """The data's per-band ``[mean, std]`` (raw units), as a data module standardised it."""
+        missing = [b for b in self.bands if b not in normalization]
+        if missing:
+            raise MissingBandError(f'The band statistics lack {missing} of {list(self.bands)}.')
+        self.band_stats = {
+            b: (float(normalization[b][0]), float(normalization[b][1])) for b in self.bands
+        }
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> MultiCropViews:
@@ -210,44 +254,151 @@ class MultiCrop(nn.Module):
             return self._forward(images)
 
     def _forward(self, images: Tensor) -> MultiCropViews:
-        if images.ndim != 4 or images.shape[1] != len(self.bands):
+        if images.ndim not in (4, 5) or images.shape[-3] != len(self.bands):
             raise ValueError(
-                f'MultiCrop expects [B, {len(self.bands)}, H, W] with bands {list(self.bands)}, '
-                f'got {tuple(images.shape)}.'
+                f'MultiCrop expects [B, {len(self.bands)}, H, W] (or [B, T, {len(self.bands)}, H, '
+                f'W], T dates) with bands {list(self.bands)}, got {tuple(images.shape)}.'
             )
         images = images.float()
-        global_views = self._crops(images, self.num_global, self.global_size, self.global_scale)
+        dates = self._dates(images) if images.ndim == 5 else None
+        views = view_names(self.num_global)
+        global_views = self._crops(images, self.num_global, self.global_size, self.global_scale,
+                                   dates)  # fmt: skip
         for g in range(self.num_global):
-            self._photometric(
-                global_views[g], _pick(self.global_blur_p, g), _pick(self.global_solarize_p, g)
-            )
+            self._augment(global_views[g], views[g])
         if self.num_local:
-            local_views = self._crops(images, self.num_local, self.local_size, self.local_scale)
-            self._photometric(local_views.flatten(0, 1), self.local_blur_p, 0.0)
+            local_dates = None if dates is None else dates[_cycle(self.num_local, self.num_global)]
+            local_views = self._crops(images, self.num_local, self.local_size, self.local_scale,
+                                      local_dates)  # fmt: skip
+            self._augment(local_views.flatten(0, 1), 'local')
         else:
-            local_views = images.new_zeros(0, *images.shape[:2], self.local_size, self.local_size)
+            shape = (images.shape[0], len(self.bands), self.local_size, self.local_size)
+            local_views = images.new_zeros(0, *shape)
+        self.last_dates = dates
         return MultiCropViews(global_views, local_views)
 
-    def _crops(self, images: Tensor, count: int, size: int, scale: tuple[float, float]) -> Tensor:
-        batch, _, height, width = images.shape
-        boxes = sample_crop_boxes(count * batch, height, width, scale, device=images.device)
-        flips = torch.rand(count, batch, device=images.device) < self.flip_p
-        return crop_resize(images, boxes.view(count, batch, 4), flips, size, self.interpolation)
+    def _dates(self, images: Tensor) -> Tensor:
+        """``[G, B]``: the date each global view of each sample is cropped from.
 
-    def _photometric(self, crops: Tensor, blur_p: float, solarize_p: float) -> Tensor:
-        """Augment the RGB bands of ``crops`` ``[N, C, h, w]`` in place (fresh crops, no copy)."""
-        index = self._rgb
-        rgb = crops[:, index] * self.rgb_std + self.rgb_mean
-        peak = rgb.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-        rgb = (rgb / peak).clamp(0, 1)
-        if self.photometric:
-            rgb = color_jitter(rgb, *self.jitter, p=self.jitter_p)
-            rgb = random_grayscale(rgb, self.grayscale_p)
-            rgb = random_gaussian_blur(rgb, blur_p, self.blur_kernel_size, self.blur_sigma)
-            if solarize_p > 0:
-                rgb = random_solarize(rgb, solarize_p)
-        crops[:, index] = (rgb - self.rgb_mean) / self.rgb_std
-        return crops
+        With ``multi_date``, a random order of each sample's dates, one per global view (repeating
+        past ``T``): views of one place in different seasons are positives, as in SeCo and
+        SSL4EO-S12. Without, one random date per sample for all its views.
+        """
+        batch, num_dates = images.shape[:2]
+        order = torch.rand(batch, num_dates, device=images.device).argsort(dim=1)
+        if not self.multi_date:
+            return order[:, :1].T.expand(self.num_global, -1)
+        return order[:, _cycle(self.num_global, num_dates)].T
+
+    def _crops(
+        self,
+        images: Tensor,
+        count: int,
+        size: int,
+        scale: tuple[float, float],
+        dates: Tensor | None = None,
+    ) -> Tensor:
+        """``count`` crops of each image, ``[count, B, C, size, size]``; of a multi-date batch
+        ``[B, T, C, H, W]``, crop ``k`` of sample ``b`` from date ``dates[k, b]``."""
+        batch, height, width = images.shape[0], *images.shape[-2:]
+        boxes = sample_crop_boxes(count * batch, height, width, scale, device=images.device)
+        boxes = boxes.view(count, batch, 4)
+        flips = torch.rand(count, batch, device=images.device) < self.flip_p
+        if dates is None:
+            return crop_resize(images, boxes, flips, size, self.interpolation)
+        rows = torch.arange(batch, device=images.device)
+        return torch.cat([
+            crop_resize(images[rows, dates[k]], boxes[k : k + 1], flips[k : k + 1], size,
+                        self.interpolation)
+            for k in range(count)
+        ])  # fmt: skip
+
+    def _augment(self, crops: Tensor, view: str) -> None:
+        """Run every entry for ``view`` on ``crops`` ``[N, C, h, w]``, in place (fresh crops)."""
+        for entry in self.ops:
+            if not entry.applies_to(view):
+                continue
+            index = _index(band_indices(self.bands, entry.bands))
+            to_units, from_units = self._units(entry, crops.device)
+            crops[:, index] = from_units(entry(to_units(crops[:, index])))
+
+    def _units(self, entry: ViewOps, device: torch.device) -> tuple[Callable, Callable]:
+        """Into and out of ``entry.units``, for its bands."""
+        if entry.units == 'standardized':
+            return _same, _same
+        if entry.units == 'unit':
+            mean, std = self.rgb_mean, self.rgb_std
+
+            def to_unit(x: Tensor) -> Tensor:
+                rgb = x * std + mean
+                peak = rgb.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+                return (rgb / peak).clamp(0, 1)
+
+            return to_unit, lambda rgb: (rgb - mean) / std
+        if self.band_stats is None:
+            raise RuntimeError(
+                f'An augmentation entry on {list(entry.bands)} works in reflectance units, which '
+                'needs the band statistics the data was standardised with: call '
+                'MultiCrop.set_band_stats(datamodule.normalization) (the pretraining module does '
+                'so with its data module).'
+            )
+        stats = torch.tensor([self.band_stats[b] for b in entry.bands], device=device)
+        mean, std = (stats[:, k].view(1, -1, 1, 1) / self.dn_scale for k in (0, 1))
+        return (lambda x: x * std + mean), (lambda x: (x - mean) / std)
+
+
+def deo_ops(
+    num_global: int,
+    rgb_bands: Sequence[str] = RGB,
+    photometric: bool = True,
+    jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.1),
+    jitter_p: float = 0.8,
+    grayscale_p: float = 0.2,
+    global_blur_p: Sequence[float] = (1.0, 0.1),
+    global_solarize_p: Sequence[float] = (0.0, 0.2),
+    local_blur_p: float = 0.5,
+    blur_sigma: tuple[float, float] = (0.1, 2.0),
+    blur_kernel_size: int = 23,
+) -> list[ViewOps]:
+    """DEO's RGB augmentation as entries (PAPER.md §2.8): jitter, grayscale and blur on every
+    view, with blur probability per global view, and solarize on the views whose probability is
+    above 0. Without ``photometric``, one entry without ops keeps the per-crop RGB scaling."""
+    if not photometric:
+        return [ViewOps([], rgb_bands, 'all', 'unit')]
+
+    def entry(view: str, blur_p: float, solarize_p: float) -> ViewOps:
+        ops: list[nn.Module] = [
+            ColorJitter(*jitter, p=jitter_p),
+            RandomGrayscale(grayscale_p),
+            RandomGaussianBlur(blur_p, blur_kernel_size, blur_sigma),
+        ]
+        if solarize_p > 0:
+            ops.append(RandomSolarize(solarize_p))
+        return ViewOps(ops, rgb_bands, view, 'unit')
+
+    entries = [
+        entry(f'global{g}', _pick(global_blur_p, g), _pick(global_solarize_p, g))
+        for g in range(num_global)
+    ]
+    return [*entries, entry('local', local_blur_p, 0.0)]
+
+
+def _cycle(count: int, period: int) -> list[int]:
+    return [k % period for k in range(count)]
+
+
+def _same(x: Tensor) -> Tensor:
+    return x
+
+
+def _index(indices: list[int]) -> slice | list[int]:
+    """A slice where the channels are consecutive (a view, no gather), else the list."""
+    start = indices[0]
+    return (
+        slice(start, start + len(indices))
+        if indices == list(range(start, start + len(indices)))
+        else indices
+    )
 
 
 def _pick(values: Sequence[float], index: int) -> float:

@@ -113,7 +113,8 @@ def random_solarize(rgb: Tensor, p: float, threshold: float = 0.5) -> Tensor:
 def random_gaussian_blur(
     rgb: Tensor, p: float, kernel_size: int = 23, sigma: tuple[float, float] = (0.1, 2.0)
 ) -> Tensor:
-    """Blur a random ``p`` share of the crops, each with its own σ, as one grouped convolution."""
+    """Blur a random ``p`` share of the crops ``[N, C, H, W]`` (any ``C``), each with its own σ, as
+    one grouped convolution."""
     n = rgb.shape[0]
     # Drawn on the CPU: the number of blurred crops sets tensor shapes, and reading it from a GPU
     # tensor would stall the host until the device catches up.
@@ -126,11 +127,12 @@ def random_gaussian_blur(
     sigmas = _uniform(chosen.numel(), *sigma, rgb.device)
     offsets = torch.arange(-radius, radius + 1, device=rgb.device, dtype=rgb.dtype)
     kernel = torch.exp(-(offsets.view(1, -1) ** 2) / (2 * sigmas.view(-1, 1).to(rgb.dtype) ** 2))
-    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(3, dim=0)  # [3k, size]
+    channels = rgb.shape[1]
+    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(channels, dim=0)
     picked = rgb[chosen].reshape(1, -1, *rgb.shape[-2:])
     groups = picked.shape[1]
     picked = F.pad(picked, (radius, radius, 0, 0), mode='reflect')
     picked = F.conv2d(picked, kernel.view(groups, 1, 1, size), groups=groups)
     picked = F.pad(picked, (0, 0, radius, radius), mode='reflect')
     picked = F.conv2d(picked, kernel.view(groups, 1, size, 1), groups=groups)
-    return rgb.index_copy(0, chosen, picked.view(-1, 3, *rgb.shape[-2:]))
+    return rgb.index_copy(0, chosen, picked.view(-1, channels, *rgb.shape[-2:]))

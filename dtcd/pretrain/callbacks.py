@@ -79,7 +79,9 @@ class FeaturePictures(Callback):
     ) -> None:
         """Keep the first images; picture them before any training."""
         if self.images is None:
-            self.images = batch['image'][: self.num_images].detach().clone()
+            images = batch['image'][: self.num_images]
+            # Of a multi-date batch [B, T, C, H, W], the first date of each location.
+            self.images = (images[:, 0] if images.ndim == 5 else images).detach().clone()
             self.log_pictures(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *_: Any) -> None:

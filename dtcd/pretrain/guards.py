@@ -22,11 +22,13 @@ class NonFiniteWeightsError(FloatingPointError):
 
 
 def check_finite_input(images: Tensor) -> None:
-    """Refuse NaN / Inf pixels, naming the (sample, band) pairs that hold them."""
+    """Refuse NaN / Inf pixels, naming the (sample, band) pairs (of a multi-date batch: sample,
+    date, band) that hold them."""
     if not torch.isfinite(images).all():
-        bad = (~torch.isfinite(images)).flatten(2).any(-1).nonzero().tolist()
+        bad = (~torch.isfinite(images)).flatten(-2).any(-1).nonzero().tolist()
+        where = '(sample, date, band)' if images.ndim == 5 else '(sample, band)'
         raise ValueError(
-            f'Non-finite pixels in the input batch at (sample, band) {bad[:8]}: fill no-data '
+            f'Non-finite pixels in the input batch at {where} {bad[:8]}: fill no-data '
             'pixels in the dataset (e.g. with the band mean) before pretraining.'
         )
 

@@ -258,12 +258,22 @@ class DistillationModule(LightningModule):
                     self.log(f'schedule/{teacher.name}_{name}', value)
 
     def on_fit_start(self) -> None:
-        """Train mode (teachers' networks stay in eval); each rank its own crops and masks.
+        """Train mode (teachers' networks stay in eval); the data's band statistics for the
+        multicrop's reflectance-unit ops; each rank its own crops and masks.
 
         Lightning seeds every rank alike; runs after :meth:`on_load_checkpoint`, so a resumed run
         keeps the restored generator states.
         """
         enter_train_mode(self)
+        if self.multicrop.needs_band_stats:  # ops in reflectance units undo the standardisation
+            normalization = getattr(self.trainer.datamodule, 'normalization', None)
+            if normalization is None:
+                raise ValueError(
+                    'The multicrop has ops in reflectance units, but the data module records no '
+                    'band statistics (normalization); use a dtcd data module, or give those ops '
+                    'units: standardized.'
+                )
+            self.multicrop.set_band_stats(normalization)
         restored, self._restored_rng_ranks = self._restored_rng_ranks, 0
         if self.trainer.world_size > 1 and restored != self.trainer.world_size:
             rng.offset_by_rank(self.global_rank)

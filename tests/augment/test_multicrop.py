@@ -85,7 +85,13 @@ def test_flip_probability_and_band_order_by_name() -> None:
     assert 0.35 < decreasing.float().mean().item() < 0.65
     # RGB found by name even when the input puts it elsewhere.
     reordered = small_multicrop(bands=list(DEO10[3:] + DEO10[:3]))
-    assert reordered.rgb_index == [7, 8, 9]
+    assert reordered.rgb_bands == RGB
+    x = torch.randn(2, 10, 32, 32)
+    torch.manual_seed(0)
+    moved = reordered(x[:, [*range(3, 10), 0, 1, 2]])
+    torch.manual_seed(0)
+    plain = small_multicrop()(x)
+    torch.testing.assert_close(moved.global_views[:, :, 7:], plain.global_views[:, :, :3])
 
 
 def test_photometric_ops_on_batches() -> None:

@@ -23,7 +23,7 @@ import pytest
 import torch
 from torch import Tensor
 
-import dtcd.augment.multicrop as multicrop_module
+import dtcd.augment.ops as ops_module
 from benchmarks.reference_augment import ReferenceMultiCrop
 from dtcd.augment import MultiCrop, MultiCropViews
 from dtcd.bands import DEO10, FMOW_SENTINEL_DEO10, RGB
@@ -78,20 +78,20 @@ def dtcd_views(monkeypatch: pytest.MonkeyPatch) -> tuple[list[MultiCropViews], R
     functions = {'jitter': 'color_jitter', 'grayscale': 'random_grayscale',
                  'blur': 'random_gaussian_blur', 'solarize': 'random_solarize'}  # fmt: skip
     for op, name in functions.items():
-        original = getattr(multicrop_module, name)
-        monkeypatch.setattr(multicrop_module, name, recording(op, original, record, group))
+        original = getattr(ops_module, name)
+        monkeypatch.setattr(ops_module, name, recording(op, original, record, group))
     multicrop = MultiCrop(
         global_size=GLOBAL, local_size=LOCAL, num_local=NUM_LOCAL, blur_sigma=SIGMA,
         global_scale=GLOBAL_SCALE, local_scale=LOCAL_SCALE,
     )  # fmt: skip
-    photometric = multicrop._photometric
-    calls = iter(GROUPS * BATCHES)  # per forward: global 1, global 2, then all local crops
+    augment = multicrop._augment
+    names = dict(zip(('global0', 'global1', 'local'), GROUPS, strict=True))
 
-    def labelled(crops: Tensor, blur_p: float, solarize_p: float) -> Tensor:
-        group[0] = next(calls)
-        return photometric(crops, blur_p, solarize_p)
+    def labelled(crops: Tensor, view: str) -> None:
+        group[0] = names[view]
+        augment(crops, view)
 
-    monkeypatch.setattr(multicrop, '_photometric', labelled)
+    monkeypatch.setattr(multicrop, '_augment', labelled)
     torch.manual_seed(0)
     return [multicrop(images(seed)) for seed in range(BATCHES)], record
 

@@ -18,6 +18,7 @@ from tests.probes.conftest import TINY_SWIN_YAML
 from tests.reliability.conftest import ROOT, dtcd, free_port, run
 
 DEMO = ROOT / 'experiments' / 'pretrain' / 'demo.yaml'
+DEMO_KORNIA = ROOT / 'experiments' / 'pretrain' / 'demo_kornia.yaml'
 STEPS_PER_EPOCH = 3
 
 CALLBACKS = """
@@ -35,7 +36,9 @@ trainer:
 """
 
 
-def demo_args(out: Path, synth_root: Path, *extra: str, ranks: int = 1) -> list[str]:
+def demo_args(
+    out: Path, synth_root: Path, *extra: str, ranks: int = 1, config: Path = DEMO
+) -> list[str]:
     """The demo config at test size; its loader settings (1 persistent worker) unchanged.
 
     ``ranks > 1``: launched by torchrun as that many DDP processes on the CPU.
@@ -51,7 +54,7 @@ def demo_args(out: Path, synth_root: Path, *extra: str, ranks: int = 1) -> list[
     return [
         *launch,
         'fit',
-        '--config', str(DEMO),
+        '--config', str(config),
         '--config', str(callbacks),
         '--data.init_args.root', str(synth_root / 'pretrain'),
         '--data.init_args.batch_size', '4',
@@ -67,8 +70,8 @@ def demo_args(out: Path, synth_root: Path, *extra: str, ranks: int = 1) -> list[
     ]  # fmt: skip
 
 
-def final_weights(out: Path) -> dict[str, torch.Tensor]:
-    last = max((out / 'demo_pretrain').glob('version_*/checkpoints/last.ckpt'))
+def final_weights(out: Path, name: str = 'demo_pretrain') -> dict[str, torch.Tensor]:
+    last = max((out / name).glob('version_*/checkpoints/last.ckpt'))
     checkpoint = torch.load(last, weights_only=False, map_location='cpu')
     assert checkpoint['global_step'] == 2 * STEPS_PER_EPOCH
     return checkpoint['state_dict']
@@ -100,6 +103,23 @@ def test_demo_config_resumes_exactly_from_epoch_boundary_checkpoints(
         done = run(demo_args(out, synth_root, '--ckpt_path', str(checkpoint)), timeout=600)
         assert f'resuming from {checkpoint} at optimizer step {STEPS_PER_EPOCH}' in done.stderr
         assert max_difference(final_weights(out), straight) <= 1e-6, name
+
+
+@pytest.mark.slow
+def test_demo_with_kornia_ops_resumes_exactly(tmp_path: Path, synth_root: Path) -> None:
+    """Kornia's ops draw from torch's global generator, which the checkpointed generator states
+    restore: resumed from the straight run's own epoch-0 file, the run ends within 1e-6."""
+    straight = tmp_path / 'straight'
+    run(demo_args(straight, synth_root, config=DEMO_KORNIA), timeout=600)
+    per_epoch = straight / 'epochs' / 'epoch0.ckpt'
+    resumed = tmp_path / 'resumed'
+    done = run(
+        demo_args(resumed, synth_root, '--ckpt_path', str(per_epoch), config=DEMO_KORNIA), 600
+    )
+    assert f'resuming from {per_epoch} at optimizer step {STEPS_PER_EPOCH}' in done.stderr
+    difference = max_difference(final_weights(resumed, 'demo_kornia'),
+                                final_weights(straight, 'demo_kornia'))  # fmt: skip
+    assert difference <= 1e-6
 
 
 @pytest.mark.slow

@@ -184,9 +184,14 @@ class StreamingPretrainDataModule(DTCDDataModule):
         )
 
     def on_after_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> Any:
-        """Digital numbers to float32 on the device, then the normalisation."""
-        batch['image'] = batch['image'].float()
-        return super().on_after_batch_transfer(batch, dataloader_idx)
+        """Digital numbers to float32 on the device, then the normalisation (of each date of a
+        ``dates='all'`` batch: Kornia's takes 4-D images only)."""
+        image = batch['image'].float()
+        batch['image'] = image.flatten(0, 1) if image.ndim == 5 else image
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        if image.ndim == 5:
+            batch['image'] = batch['image'].unflatten(0, image.shape[:2])
+        return batch
 
     def val_dataloader(self) -> Any:
         """The ``val_dir`` shards in order; none without ``val_dir`` (validation is skipped)."""
