@@ -88,5 +88,8 @@ class SpectralNoise(nn.Module):
                 f'SpectralNoise has {self.sigma.shape[1]} sigmas for {x.shape[1]} bands; give one '
                 'per band of its ViewOps entry, or one for all.'
             )
-        noise = torch.randn_like(x) * self.sigma.to(x.dtype)
-        return torch.where(_chosen(x, self.p), x + noise, x)
+        # Noise drawn for the chosen crops only; chosen on the CPU, since their number sets a
+        # shape and reading it from a GPU tensor would stall the host.
+        chosen = (torch.rand(x.shape[0]) < self.p).nonzero().flatten().to(x.device)
+        noise = torch.randn(len(chosen), *x.shape[1:], device=x.device, dtype=x.dtype)
+        return x.index_add(0, chosen, noise * self.sigma.to(x.dtype))
