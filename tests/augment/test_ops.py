@@ -221,8 +221,8 @@ def test_a_config_gives_kornia_ops_by_class_path() -> None:
 
 def test_hue_differs_from_kornias_as_documented() -> None:
     """Hue is where the two differ (measured): dtcd rotates chroma in YIQ, which keeps each
-    crop's luma (up to clamping), Kornia shifts hue in HSV, which does not; at the same ``hue`` the YIQ
-    rotation changes the colours about 1.4x as much (mean |change| 0.035 vs 0.025 here)."""
+    crop's luma (up to clamping), Kornia shifts hue in HSV, which does not; at the same ``hue``
+    the YIQ rotation changes the colours about 1.4x as much (mean |change| 0.035 vs 0.025)."""
     torch.manual_seed(0)
     rgb = (0.25 + 0.5 * torch.rand(1, 3, 16, 16)).expand(4000, -1, -1, -1).contiguous()
     torch.manual_seed(1)
