@@ -227,7 +227,12 @@ class MultiCrop(nn.Module):
                     f'units: unit is the RGB bands {list(self.rgb_bands)} in [0, 1]; an entry on '
                     f'{list(entry.bands)} needs units reflectance or standardized.'
                 )
+        #: Per entry, the input channels it reads (found once, not per batch).
+        self._channels = [_index(band_indices(self.bands, entry.bands)) for entry in self.ops]
         self.band_stats: dict[str, tuple[float, float]] | None = None
+        #: Per entry, ``[2, 1, C, 1, 1]`` reflectance mean and std of its bands (set_band_stats),
+        #: kept on the device of the last batch: no host-to-device copy per batch.
+        self._reflectance: list[Tensor | None] = [None] * len(self.ops)
 
     @property
     def needs_band_stats(self) -> bool:
@@ -242,6 +247,11 @@ class MultiCrop(nn.Module):
         self.band_stats = {
             b: (float(normalization[b][0]), float(normalization[b][1])) for b in self.bands
         }
+        self._reflectance = [
+            torch.tensor([self.band_stats[b] for b in entry.bands]).T.reshape(2, 1, -1, 1, 1)
+            / self.dn_scale
+            for entry in self.ops
+        ]
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> MultiCropViews:
@@ -315,15 +325,15 @@ class MultiCrop(nn.Module):
 
     def _augment(self, crops: Tensor, view: str) -> None:
         """Run every entry for ``view`` on ``crops`` ``[N, C, h, w]``, in place (fresh crops)."""
-        for entry in self.ops:
+        for number, (entry, index) in enumerate(zip(self.ops, self._channels, strict=True)):
             if not entry.applies_to(view):
                 continue
-            index = _index(band_indices(self.bands, entry.bands))
-            to_units, from_units = self._units(entry, crops.device)
+            to_units, from_units = self._units(number, crops.device)
             crops[:, index] = from_units(entry(to_units(crops[:, index])))
 
-    def _units(self, entry: ViewOps, device: torch.device) -> tuple[Callable, Callable]:
-        """Into and out of ``entry.units``, for its bands."""
+    def _units(self, number: int, device: torch.device) -> tuple[Callable, Callable]:
+        """Into and out of the units of entry ``number``, for its bands."""
+        entry = self.ops[number]
         if entry.units == 'standardized':
             return _same, _same
         if entry.units == 'unit':
@@ -335,15 +345,17 @@ class MultiCrop(nn.Module):
                 return (rgb / peak).clamp(0, 1)
 
             return to_unit, lambda rgb: (rgb - mean) / std
-        if self.band_stats is None:
+        stats = self._reflectance[number]
+        if stats is None:
             raise RuntimeError(
                 f'An augmentation entry on {list(entry.bands)} works in reflectance units, which '
                 'needs the band statistics the data was standardised with: call '
                 'MultiCrop.set_band_stats(datamodule.normalization) (the pretraining module does '
                 'so with its data module).'
             )
-        stats = torch.tensor([self.band_stats[b] for b in entry.bands], device=device)
-        mean, std = (stats[:, k].view(1, -1, 1, 1) / self.dn_scale for k in (0, 1))
+        if stats.device != device:
+            stats = self._reflectance[number] = stats.to(device)
+        mean, std = stats
         return (lambda x: x * std + mean), (lambda x: (x - mean) / std)
 
 
