@@ -22,7 +22,7 @@ from torch import Tensor
 
 from dtcd.bands import canonical_bands
 from dtcd.models import MultiStemSwin
-from dtcd.models.checkpoints import export_config
+from dtcd.models.checkpoints import architecture
 from dtcd.models.stems import adapt_to_bands
 
 __all__ = ['DTCDSwinEncoder']
@@ -35,9 +35,7 @@ def _architecture(path: Path) -> MultiStemSwin:
             f'encoder_weights {path} does not exist; point it at a `dtcd export` file (dtcd '
             'encoders are never downloaded).'
         )
-    if path.suffix == '.safetensors':
-        return MultiStemSwin(**export_config(path))
-    return MultiStemSwin(**MultiStemSwin.from_pretrained(path).config())
+    return MultiStemSwin(**architecture(path))
 
 
 class DTCDSwinEncoder(Encoder):

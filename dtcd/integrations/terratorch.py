@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from dtcd.bands import canonical_bands
 from dtcd.integrations.timm import SIZES
 from dtcd.models import MultiStemSwin
-from dtcd.models.checkpoints import export_info
+from dtcd.models.checkpoints import architecture, export_info
 from dtcd.models.stems import adapt_to_bands
 from dtcd.models.student import PATCH_SIZE
 
@@ -90,10 +90,10 @@ def _build(
         )
     if pretrained and ckpt_path is None:
         raise ValueError(f'{name}: no weights on any hub; pass ckpt_path, or pretrained=False.')
-    if pretrained or name == 'dtcd_swin':
+    if pretrained:
         backbone = MultiStemSwin.from_pretrained(ckpt_path)
-        if not pretrained:  # the file's architecture, fresh weights
-            backbone = MultiStemSwin(**backbone.config())
+    elif name == 'dtcd_swin':  # the file's architecture, fresh weights
+        backbone = MultiStemSwin(**architecture(ckpt_path))
     else:
         if ckpt_path is not None:
             warnings.warn(

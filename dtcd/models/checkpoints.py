@@ -28,6 +28,7 @@ from dtcd.models.student import PATCH_SIZE, STAGE_INDICES, VARIANTS, MultiStemSw
 
 __all__ = [
     'DEO_HEADS',
+    'architecture',
     'export_backbone',
     'export_config',
     'export_info',
@@ -415,6 +416,14 @@ def export_config(path: str | Path) -> dict[str, Any]:
             'them no input can be matched by band name. Export it again with `dtcd export`.'
         )
     return config
+
+
+def architecture(path: str | Path) -> dict[str, Any]:
+    """The constructor arguments of the student a weight file holds: read from an export's
+    metadata alone, else from the loaded student (a dtcd checkpoint, the DEO weights)."""
+    if Path(path).suffix == '.safetensors':
+        return export_config(path)
+    return load_backbone(path).config()
 
 
 def export_info(path: str | Path) -> dict[str, Any]:
